@@ -1,0 +1,50 @@
+# kubelab's Makefile. `make` alone lists the targets.
+#
+# Go: the `go` on PATH when it is 1.26 or later, else /usr/local/go/bin/go
+# (hack/find-go.sh decides; hack/install-deps.sh installs one). Override with GO=...
+
+GO ?= $(or $(shell hack/find-go.sh),$(error no Go 1.26 or later found: run hack/install-deps.sh))
+GOFMT ?= $(shell $(GO) env GOROOT)/bin/gofmt
+
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/kubelab/kubelab/components/version.Version=$(VERSION)
+
+# What `make fmt` and `make lint` look at (testdata may hold broken code on purpose).
+GOFILES = $(shell find . -name '*.go' -not -path './.git/*' -not -path '*/testdata/*')
+# Shell scripts that `make lint` hands to shellcheck.
+SCRIPTS := $(wildcard hack/*.sh vagrant/*.sh) .ci/run
+
+.DEFAULT_GOAL := help
+
+.PHONY: help deps build test test-short quickstart clean fmt lint
+
+help: ## list the targets
+	@awk -F':.*## ' '/^[a-z-]+:.*## / { printf "  make %-11s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+deps: ## install what building and testing need (hack/install-deps.sh)
+	hack/install-deps.sh
+
+build: ## build every cmd/* binary into bin/
+	CGO_ENABLED=1 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ ./cmd/...
+
+test: deps ## go vet, all tests (unit, integration, e2e as root), then the compat suite
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 45m ./...
+	if [ -d compat ]; then $(MAKE) -C compat test GO=$(GO); fi
+
+test-short: ## the fast tests only (go test -short)
+	$(GO) test -short -count=1 ./...
+
+quickstart: deps build ## install, build, and start a one-machine cluster (bin/kubelab up)
+	bin/kubelab up
+
+clean: ## remove what the build made (bin/)
+	rm -rf bin/
+
+fmt: ## gofmt every Go file
+	$(if $(GOFILES),$(GOFMT) -l -w $(GOFILES))
+
+lint: ## gofmt must have nothing to say; shellcheck the scripts (when installed)
+	@out=$$($(if $(GOFILES),$(GOFMT) -l $(GOFILES))); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	@if command -v shellcheck >/dev/null; then shellcheck $(SCRIPTS); \
+	else echo "shellcheck not installed (apt-get install shellcheck): scripts not checked"; fi
