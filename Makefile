@@ -42,7 +42,7 @@ clean: ## remove what the build made (bin/)
 	rm -rf bin/
 
 fmt: ## gofmt every Go file
-	$(if $(GOFILES),$(GOFMT) -l -w $(GOFILES))
+	@$(if $(GOFILES),$(GOFMT) -l -w $(GOFILES))
 
 lint: ## gofmt must have nothing to say; shellcheck the scripts (when installed)
 	@out=$$($(if $(GOFILES),$(GOFMT) -l $(GOFILES))); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -128,10 +128,11 @@ toolchain_arch() {
 }
 
 # bootstrap_go installs Go $go_version into $KUBELAB_GOROOT, fetched as a Go module by
-# whatever go command there is (Debian's golang-go if there is none).
+# whatever go command there is, however old (Debian's golang-go if there is none).
 bootstrap_go() {
 	local go before mod json dir version added=()
 	go=$(command -v go || true)
+	if [[ -z $go && -x $KUBELAB_GOROOT/bin/go ]]; then go=$KUBELAB_GOROOT/bin/go; fi
 	if [[ -z $go ]]; then
 		before=$(installed_packages)
 		install_packages golang-go
@@ -182,10 +183,17 @@ install_toolchain() {
 }
 
 # 1. Debian packages.
-install_packages "${packages[@]}"
+if command -v apt-get >/dev/null && command -v dpkg-query >/dev/null; then
+	install_packages "${packages[@]}"
+	debian=yes
+else
+	step "not Debian or Ubuntu: make sure you have the equivalents of: ${packages[*]}"
+	debian=no
+fi
 
 # 2. Go.
 if ! go=$("$here/find-go.sh"); then
+	[[ $debian == yes ]] || die "no Go 1.26 or later found: install it, or put it on PATH"
 	bootstrap_go
 	go=$("$here/find-go.sh") || die "Go $go_version was installed but find-go.sh does not find it"
 fi

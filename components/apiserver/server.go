@@ -12,8 +12,8 @@ import (
 	"strings"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/pkg/v3/transport"
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/kubelab/kubelab/components/apiserver/authn"
 	"github.com/kubelab/kubelab/components/apiserver/authz"

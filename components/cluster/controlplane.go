@@ -30,7 +30,7 @@ type ControlPlaneOptions struct {
 	Port        int
 	// EtcdServers selects an external etcd; empty embeds one in Dir/etcd.
 	EtcdServers []string
-	// EtcdPort is the embedded etcd's preferred client port (2379).
+	// EtcdPort is the embedded etcd's preferred client port (0 = 2379; -1 = any free port).
 	EtcdPort int
 	// Kubeconfig, when set, gets the admin context merged in.
 	Kubeconfig string
@@ -59,7 +59,7 @@ type ControlPlane struct {
 
 // StartControlPlane brings up etcd and the API server and returns once the
 // API answers /readyz with the admin credentials.
-func StartControlPlane(ctx context.Context, o ControlPlaneOptions) (cp *ControlPlane, err error) {
+func StartControlPlane(ctx context.Context, o ControlPlaneOptions) (_ *ControlPlane, err error) {
 	if o.Name == "" {
 		o.Name = "kubelab"
 	}
@@ -76,7 +76,7 @@ func StartControlPlane(ctx context.Context, o ControlPlaneOptions) (cp *ControlP
 		return nil, fmt.Errorf("create state directory %s: %w", o.Dir, err)
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
-	cp = &ControlPlane{Name: o.Name, Dir: o.Dir, cancel: cancel, served: make(chan error, 1)}
+	cp := &ControlPlane{Name: o.Name, Dir: o.Dir, cancel: cancel, served: make(chan error, 1)}
 	defer func() {
 		if err != nil {
 			cp.Stop()

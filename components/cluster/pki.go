@@ -26,7 +26,8 @@ func ensurePKI(dir, host string) (*credentials, error) {
 	}
 	caKey := filepath.Join(dir, "ca.key")
 	ca, err := pki.LoadCA(c.caCert, caKey)
-	if err != nil {
+	newCA := err != nil
+	if newCA {
 		if ca, err = pki.NewCA("kubelab-ca", 0); err != nil {
 			return nil, err
 		}
@@ -52,7 +53,8 @@ func ensurePKI(dir, host string) (*credentials, error) {
 	adminCert, adminKey := filepath.Join(dir, "admin.crt"), filepath.Join(dir, "admin.key")
 	certPEM, errC := os.ReadFile(adminCert)
 	keyPEM, errK := os.ReadFile(adminKey)
-	if errC != nil || errK != nil {
+	// A new CA invalidates every certificate the old one signed.
+	if newCA || errC != nil || errK != nil {
 		admin, err := ca.Issue(pki.CertSpec{CommonName: "admin", Organizations: []string{"system:masters"}, Client: true})
 		if err != nil {
 			return nil, fmt.Errorf("issue admin certificate: %w", err)

@@ -11,8 +11,19 @@
 //	POST /api/v1/namespaces/default/services
 //	  registry ──Create(svc)──▶ allocator ──txn per value──▶ etcd /registry/ipaddresses/10.32.0.17
 //	                                                           etcd /registry/servicenodeports/31234
-//	  registry ──write Service──▶ etcd /registry/services/specs/default/web
+//	  registry ──write Service──▶ etcd /registry/services/default/web
 //	  (write failed? registry calls the release func it got back)
+//
+// How the registry uses it:
+//
+//	create: release, err := Create(svc); write svc; write failed? release()
+//	update: commit, rollback, err := Update(new, old); write new; ok? commit() : rollback()
+//	delete: delete svc from etcd; then Delete(svc)
+//	start:  list all Services; Repair(services); then serve
+//
+// Errors caused by the request are *apierrors.StatusError (422 Invalid with
+// the field path; 500 when a range is full) and go back to the client as
+// they are; etcd trouble comes back as a plain wrapped error.
 //
 // Why one etcd key per value: kubelab's apiserver may run as several
 // replicas against one etcd. An in-memory bitmap per replica would let two

@@ -44,8 +44,8 @@ func (s *Services) Repair(ctx context.Context, services []corev1.Service) error 
 		targets = append(targets, t)
 		return t
 	}
-	for _, fam := range []corev1.IPFamily{corev1.IPv4Protocol, corev1.IPv6Protocol} {
-		if a := s.IPs[fam]; a != nil {
+	for _, a := range s.IPs { // both families usually share one folder
+		if a != nil {
 			add("ip", a.store)
 		}
 	}
@@ -64,7 +64,7 @@ func (s *Services) Repair(ctx context.Context, services []corev1.Service) error 
 				continue
 			}
 			addr, _ := a.addrOf(ip)
-			t := byPrefix[a.store.prefix]
+			t := add("ip", a.store)
 			t.want[addr.String()] = append(t.want[addr.String()], owner)
 		}
 		for _, port := range heldPorts(svc) {

@@ -21,12 +21,12 @@ import (
 	"log/slog"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
-	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/kubelab/kubelab/components/apiserver/registry"
 	"github.com/kubelab/kubelab/components/apiserver/tables"

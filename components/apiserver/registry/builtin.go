@@ -33,7 +33,7 @@ func Builtin() []*Info {
 		{GVK: core.WithKind("Pod"), Resource: "pods", ShortNames: []string{"po"}, Categories: all, Namespaced: true, Status: true, Generation: true,
 			New: func() runtime.Object { return &corev1.Pod{} }, NewList: func() runtime.Object { return &corev1.PodList{} },
 			Subresources: []string{"binding", "log", "exec", "attach", "portforward", "eviction", "ephemeralcontainers"}},
-		{GVK: core.WithKind("Node"), Resource: "nodes", ShortNames: []string{"no"}, Status: true,
+		{GVK: core.WithKind("Node"), Resource: "nodes", ShortNames: []string{"no"}, Status: true, KeepStatusOnCreate: true,
 			New: func() runtime.Object { return &corev1.Node{} }, NewList: func() runtime.Object { return &corev1.NodeList{} },
 			Subresources: []string{"proxy"}},
 		{GVK: core.WithKind("Service"), Resource: "services", ShortNames: []string{"svc"}, Categories: all, Namespaced: true, Status: true, KeyRoot: "/registry/services/specs",

@@ -51,8 +51,8 @@ func (st *Store) Create(ctx context.Context, ns string, obj runtime.Object, opts
 	} else {
 		m.SetGeneration(0)
 	}
-	if info.Status && info.IsCustom() {
-		clearStatus(obj) // custom resources with /status start without one
+	if info.Status && !info.KeepStatusOnCreate {
+		clearStatus(obj) // status is the controllers' to write, through /status
 	}
 	if info.Hooks.PrepareCreate != nil {
 		info.Hooks.PrepareCreate(obj)
@@ -73,6 +73,14 @@ func (st *Store) Create(ctx context.Context, ns string, obj runtime.Object, opts
 
 		undo := func() {}
 		if info.Hooks.AdmitCreate != nil {
+			// Reserving (a Service's cluster IP) for an object that already
+			// exists would fail with a confusing message: say AlreadyExists.
+			if _, err := st.etcd.Get(ctx, info.Key(m.GetNamespace(), m.GetName())); err == nil {
+				if generated && attempt < 5 {
+					continue
+				}
+				return nil, st.storageError(storage.ErrExists, m.GetName())
+			}
 			u, err := info.Hooks.AdmitCreate(ctx, obj)
 			if err != nil {
 				return nil, err

@@ -15,8 +15,8 @@ import (
 
 // Finalizers the garbage collector acts on (see DeleteOptions.PropagationPolicy).
 const (
-	FinalizerOrphan     = metav1.FinalizerOrphanDependents     // "orphan"
-	FinalizerForeground = metav1.FinalizerDeleteDependents     // "foregroundDeletion"
+	FinalizerOrphan     = metav1.FinalizerOrphanDependents // "orphan"
+	FinalizerForeground = metav1.FinalizerDeleteDependents // "foregroundDeletion"
 )
 
 // Delete removes an object, or starts its deletion:

@@ -45,6 +45,9 @@ type Info struct {
 	// Status: the object has a /status subresource; writes to the main
 	// resource keep the stored status and writes to /status keep the rest.
 	Status bool
+	// KeepStatusOnCreate: a create may set status (nodes: the kubelet
+	// registers its node with capacity and conditions at once).
+	KeepStatusOnCreate bool
 	// Scale: the object has a /scale subresource (autoscaling/v1 Scale).
 	Scale *ScalePaths
 	// Generation: metadata.generation counts changes to everything but

@@ -22,6 +22,8 @@ func (r *Registry) checkNamespace(ctx context.Context, ns string) error {
 	if !ok {
 		return nil
 	}
+	// A live read, not the watch cache: a namespace deleted a moment ago
+	// must already refuse new content.
 	obj, err := st.Get(ctx, "", ns)
 	if err != nil {
 		return err // NotFound: `namespaces "x" not found`, like Kubernetes

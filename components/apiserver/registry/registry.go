@@ -19,7 +19,7 @@ type Registry struct {
 	strategy Strategy
 	// CacheSize is how many recent events each watch cache keeps.
 	CacheSize int
-	nsCheck  NamespaceCheck
+	nsCheck   NamespaceCheck
 
 	mu      sync.RWMutex
 	stores  map[schema.GroupVersionResource]*Store

@@ -85,20 +85,20 @@ func (o *OpenAPI) documents() map[string][]byte {
 			url = "/" + gp + "/namespaces/{namespace}/" + info.Resource + "/{name}"
 		}
 		paths[gp][url] = op{"patch": op{
-			"operationId": "patch" + info.GVK.Kind,
-			"parameters":  params,
-			"requestBody": patchBody,
-			"responses":   op{"200": op{"description": "OK"}},
-			"x-kubernetes-action": "patch",
+			"operationId":                     "patch" + info.GVK.Kind,
+			"parameters":                      params,
+			"requestBody":                     patchBody,
+			"responses":                       op{"200": op{"description": "OK"}},
+			"x-kubernetes-action":             "patch",
 			"x-kubernetes-group-version-kind": op{"group": info.GVK.Group, "version": info.GVK.Version, "kind": info.GVK.Kind},
 		}}
 	}
 	out := map[string][]byte{}
 	for gp, p := range paths {
 		doc, _ := json.Marshal(op{
-			"openapi": "3.0.0",
-			"info":    op{"title": "Kubernetes", "version": version.KubernetesVersion},
-			"paths":   p,
+			"openapi":    "3.0.0",
+			"info":       op{"title": "Kubernetes", "version": version.KubernetesVersion},
+			"paths":      p,
 			"components": op{"schemas": op{}},
 		})
 		out[gp] = doc

@@ -18,10 +18,10 @@ import (
 
 // The four PATCH content types Kubernetes speaks.
 const (
-	patchJSON      = "application/json-patch+json"           // RFC 6902 operations
-	patchMerge     = "application/merge-patch+json"          // RFC 7386: null deletes
+	patchJSON      = "application/json-patch+json"            // RFC 6902 operations
+	patchMerge     = "application/merge-patch+json"           // RFC 7386: null deletes
 	patchStrategic = "application/strategic-merge-patch+json" // lists merged by key (kubectl apply)
-	patchApply     = "application/apply-patch+yaml"          // server-side apply
+	patchApply     = "application/apply-patch+yaml"           // server-side apply
 )
 
 // patch serves PATCH on an object or its status: read, apply the patch to

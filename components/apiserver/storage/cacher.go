@@ -381,3 +381,13 @@ func KeepProgress(ctx context.Context, client *clientv3.Client, interval time.Du
 		}
 	}
 }
+
+// Get returns the cached object at key, if the cache has it. The cache may
+// lag etcd by a few milliseconds: callers that need certainty fall back to
+// a read from etcd when it is missing.
+func (c *Cacher) Get(key string) (runtime.Object, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	obj, ok := c.objects[key]
+	return obj, ok
+}

@@ -28,7 +28,11 @@
 // caller forgot to default. It never panics: every pointer in a user's object
 // may be nil.
 //
-// Files: validation.go dispatches on the Go type; meta.go is metadata and
-// name rules; pod*.go, container.go and volume.go the pod spec; one file per
-// other group of kinds.
+// Files: validation.go dispatches on the Go type; meta.go holds metadata and
+// name rules, rules.go the small shared checks; pod.go, container.go,
+// probe.go, env.go, resources.go and volume.go the pod spec, podupdate.go
+// what may change in a running pod; then one file per group of kinds
+// (workload.go, statefulset.go, job.go, service.go, serviceupdate.go,
+// discovery.go, config.go, cluster.go, event.go, rbac.go, autoscaling.go,
+// crd.go).
 package validation

@@ -14,8 +14,8 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/apimachinery/pkg/api/meta"
+	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -101,6 +101,10 @@ func Update(newObj, oldObj runtime.Object) field.ErrorList {
 	if reflect.TypeOf(newObj) != reflect.TypeOf(oldObj) {
 		return field.ErrorList{field.InternalError(field.NewPath(""),
 			fmt.Errorf("cannot update a %T from a %T", oldObj, newObj))}
+	}
+	// A Service that changes type is judged as it will be stored.
+	if svc, ok := newObj.(*corev1.Service); ok {
+		newObj = afterTypeChange(svc, oldObj.(*corev1.Service))
 	}
 	errs := Create(newObj)
 	newMeta, err1 := meta.Accessor(newObj)
