@@ -94,9 +94,11 @@ func TestApply(t *testing.T) {
 	t.Run("unknown field with --validate=false", func(t *testing.T) {
 		out := mustKubectl(t, "apply", "--validate=false", "-f", typo(t, "typo-ignored"), "-n", ns)
 		wantLine(t, out, "deployment.apps/typo-ignored created")
-		yaml := mustKubectl(t, "get", "deploy", "typo-ignored", "-n", ns, "-o", "yaml")
-		wantNotContains(t, yaml, "imagePullPolicyy")
-		wantContains(t, yaml, "imagePullPolicy: Always")
+		// The server drops the unknown field (the last-applied annotation
+		// keeps the manifest as written).
+		c := jsonpath(t, "{.spec.template.spec.containers[0]}", "deploy", "typo-ignored", "-n", ns)
+		wantNotContains(t, c, "imagePullPolicyy")
+		wantContains(t, c, `"imagePullPolicy":"IfNotPresent"`)
 	})
 
 	t.Run("dry-run=server changes nothing", func(t *testing.T) {
@@ -170,12 +172,15 @@ func TestServerSideApply(t *testing.T) {
 		d := manifest(t, "nginx-deployment.yaml")
 		out := mustKubectl(t, "apply", "--server-side", "-f", d, "-n", ns)
 		wantLine(t, out, "deployment.apps/nginx-deployment serverside-applied")
-		// kubectl scale updates .spec.replicas through /scale as the manager
-		// "kubectl-scale"; the server records that on the Deployment, so the
-		// next apply of replicas: 3 conflicts with it.
+		// kubectl scale updates .spec.replicas through /scale without a
+		// fieldManager, so the manager is "kubectl" (from the User-Agent),
+		// operation Update, subresource scale; the server records that on the
+		// Deployment, so the next apply of replicas: 3 conflicts with it.
 		mustKubectl(t, "scale", "deploy/nginx-deployment", "--replicas=4", "-n", ns)
+		managers := jsonpath(t, `{range .metadata.managedFields[*]}{.manager}:{.operation}:{.subresource}{"\n"}{end}`, "deploy", "nginx-deployment", "-n", ns)
+		wantLine(t, managers, "kubectl:Update:scale")
 		stderr := mustFail(t, "apply", "--server-side", "-f", d, "-n", ns)
-		wantMatch(t, stderr, `conflict with "kubectl-scale".*: \.spec\.replicas`)
+		wantMatch(t, stderr, `conflict with "kubectl" with subresource "scale" using apps/v1: \.spec\.replicas`)
 	})
 }
 

@@ -196,7 +196,12 @@ func TestGet(t *testing.T) {
 			"pod/nginx")
 		out = mustKubectl(t, "get", "cm", "-A", "--field-selector", "metadata.namespace="+ns+",metadata.name=bravo", "-o", "name")
 		wantEqual(t, "metadata.namespace", out, "configmap/bravo")
+		// Unknown field labels: 400, in the upstream wording (kinds without
+		// field selectors of their own, and pods).
 		stderr := mustFail(t, "get", "cm", "--field-selector", "spec.foo=x", "-n", ns)
+		wantContains(t, stderr, "Error from server (BadRequest)",
+			`"spec.foo" is not a known field selector: only "metadata.name", "metadata.namespace"`)
+		stderr = mustFail(t, "get", "pods", "--field-selector", "spec.foo=x", "-n", ns)
 		wantContains(t, stderr, "Error from server (BadRequest)", "field label not supported: spec.foo")
 	})
 

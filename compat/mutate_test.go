@@ -67,10 +67,11 @@ func TestPatch(t *testing.T) {
 	}
 
 	t.Run("strategic", func(t *testing.T) {
-		// Strategic merge merges the containers list by name.
+		// Strategic merge merges the containers list by name (new elements
+		// go first: that is what the real server's strategicpatch does).
 		patch := `{"spec":{"template":{"spec":{"containers":[{"name":"sidecar","image":"busybox:1.36"}]}}}}`
 		wantLine(t, mustKubectl(t, "patch", "deployment", "nginx-deployment", "--type=strategic", "-p", patch, "-n", ns), d+" patched")
-		wantEqual(t, "containers", containers(t), "nginx sidecar")
+		wantEqual(t, "containers", containers(t), "sidecar nginx")
 		// The same patch again changes nothing.
 		wantLine(t, mustKubectl(t, "patch", "deployment", "nginx-deployment", "-p", patch, "-n", ns), d+" patched (no change)")
 		// $patch: delete removes a list element.
