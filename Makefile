@@ -16,7 +16,7 @@ SCRIPTS := $(wildcard hack/*.sh vagrant/*.sh) .ci/run
 
 .DEFAULT_GOAL := help
 
-.PHONY: help deps build test test-short quickstart clean fmt lint
+.PHONY: help deps build test test-short quickstart kubectl clean fmt lint
 
 help: ## list the targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## / { printf "  make %-11s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -35,8 +35,13 @@ test: deps ## go vet, all tests (unit, integration, e2e as root), then the compa
 test-short: ## the fast tests only (go test -short)
 	$(GO) test -short -count=1 ./...
 
-quickstart: deps build ## install, build, and start a one-machine cluster (bin/kubelab up)
+quickstart: deps build kubectl ## install, build, and start a one-machine cluster (bin/kubelab up)
 	bin/kubelab up
+
+kubectl: ## bin/kubectl: the real kubectl v1.37, built from source, unless one is on PATH
+	@if command -v kubectl >/dev/null 2>&1; then echo "kubectl: using $$(command -v kubectl)"; \
+	elif [ ! -x bin/kubectl ]; then echo "kubectl: none on PATH; building the real one into bin/kubectl (once, ~2 min)"; \
+	$(MAKE) -C compat kubectl GO=$(GO) && mkdir -p bin && cp compat/bin/kubectl bin/kubectl; fi
 
 clean: ## remove what the build made (bin/)
 	rm -rf bin/

@@ -26,6 +26,13 @@ func TestCustomResources(t *testing.T) {
 		wantEqual(t, "acceptedNames.kind", jsonpath(t, "{.status.acceptedNames.kind}", "crd", "crontabs.stable.example.com"), "CronTab")
 	})
 
+	t.Run("server-side apply the CRD", func(t *testing.T) {
+		// Apply needs the CRD's own schema in the server's type converter.
+		wantLine(t, mustKubectl(t, "apply", "--server-side", "--force-conflicts", "-f", crdFile), crd+" serverside-applied")
+		managers := jsonpath(t, `{range .metadata.managedFields[*]}{.manager}:{.operation}{"\n"}{end}`, "crd", "crontabs.stable.example.com")
+		wantLine(t, managers, "kubectl:Apply")
+	})
+
 	t.Run("discovery", func(t *testing.T) {
 		resetCache(t)
 		eventually(t, defaultWait, "crontabs in discovery", func() error {

@@ -24,7 +24,7 @@ import (
 // apiHandler routes the non-resource endpoints and hands every resource
 // path to the generic REST handler.
 func (s *Server) apiHandler() http.Handler {
-	h := &rest.Handler{Registry: s.Registry, ParseFields: parseFieldSelector}
+	h := &rest.Handler{Registry: s.Registry, ParseFields: parseFieldSelector, Authorizer: s.authorizer}
 	disc := &rest.Discovery{Registry: s.Registry}
 	oapi := &rest.OpenAPI{Registry: s.Registry}
 	mux := http.NewServeMux()

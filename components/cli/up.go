@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"syscall"
@@ -98,13 +99,13 @@ func runUp(ctx context.Context, s Streams, o *upOptions) error {
 Ready in %.1fs.
 
 Try, in another terminal:
-  kubectl --kubeconfig %s get namespaces
-  kubectl --kubeconfig %s api-resources
+  %s --kubeconfig %s get namespaces
+  %s --kubeconfig %s api-resources
   ETCDCTL_API=3 etcdctl --endpoints=%s get --prefix --keys-only /registry/
 
 Press Ctrl-C to stop (data is kept; "kubelab up" resumes it).
 `, etcd, cp.URL, o.name, kubeconfig, cp.AdminKubeconfig, time.Since(start).Seconds(),
-		kubeconfig, kubeconfig, endpointOr(cp.EtcdURL, o.etcdServers))
+		kubectl(), kubeconfig, kubectl(), kubeconfig, endpointOr(cp.EtcdURL, o.etcdServers))
 
 	select {
 	case <-ctx.Done():
@@ -113,6 +114,21 @@ Press Ctrl-C to stop (data is kept; "kubelab up" resumes it).
 	case err := <-cp.Done():
 		return fmt.Errorf("kube-apiserver stopped: %w", err)
 	}
+}
+
+// kubectl names the kubectl to suggest: the one on PATH, else the one the
+// quickstart built beside this binary (bin/kubectl).
+func kubectl() string {
+	if _, err := exec.LookPath("kubectl"); err == nil {
+		return "kubectl"
+	}
+	if self, err := os.Executable(); err == nil {
+		beside := filepath.Join(filepath.Dir(self), "kubectl")
+		if _, err := os.Stat(beside); err == nil {
+			return beside
+		}
+	}
+	return "kubectl"
 }
 
 func endpointOr(url string, servers []string) string {

@@ -67,6 +67,12 @@ func (d *Discovery) groups() []metav1.APIGroup {
 		}
 		versions[gv.Group][gv.Version] = true
 	}
+	for gvr := range virtualResources {
+		if versions[gvr.Group] == nil {
+			versions[gvr.Group] = map[string]bool{}
+		}
+		versions[gvr.Group][gvr.Version] = true
+	}
 	names := make([]string, 0, len(versions))
 	for g := range versions {
 		names = append(names, g)
@@ -150,6 +156,12 @@ func (d *Discovery) ResourceList(group, version string) *metav1.APIResourceList 
 			}
 			list.APIResources = append(list.APIResources, metav1.APIResource{Name: info.Resource + "/" + sub, Namespaced: info.Namespaced,
 				Group: doc.group, Version: doc.version, Kind: kind, Verbs: doc.verbs})
+		}
+	}
+	for gvr, res := range virtualResources {
+		if gvr.Group == group && gvr.Version == version {
+			found = true
+			list.APIResources = append(list.APIResources, res)
 		}
 	}
 	if !found {

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/kubelab/kubelab/components/apiserver/authz"
 	"github.com/kubelab/kubelab/components/apiserver/registry"
 )
 
@@ -21,6 +22,8 @@ type Handler struct {
 	Registry *registry.Registry
 	// ParseFields parses a fieldSelector for a kind (400 on unknown labels).
 	ParseFields func(gvk schema.GroupVersionKind, selector string) (fields.Selector, error)
+	// Authorizer answers SelfSubjectAccessReviews (kubectl auth can-i).
+	Authorizer authz.Authorizer
 }
 
 // ServeHTTP dispatches one resource request.
@@ -28,6 +31,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ri := ParseRequestInfo(r)
 	if !ri.IsResource {
 		writeError(w, apierrors.NewNotFound(schema.GroupResource{}, r.URL.Path))
+		return
+	}
+	if h.serveVirtual(w, r, ri) {
 		return
 	}
 	st, ok := h.Registry.Lookup(ri.GVR())
