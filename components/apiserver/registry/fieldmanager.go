@@ -10,6 +10,7 @@ package registry
 import (
 	"fmt"
 
+	extapply "k8s.io/apiextensions-apiserver/pkg/client/applyconfiguration"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -18,12 +19,23 @@ import (
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 )
 
-// builtinTypes is the schema of every built-in kind, compiled into client-go.
-var builtinTypes = applyconfigurations.NewTypeConverter(Scheme)
+// builtinTypes is the schema of every built-in kind, compiled into client-go
+// (k8s.io/api kinds) and apiextensions (CustomResourceDefinition).
+var (
+	builtinTypes   = applyconfigurations.NewTypeConverter(Scheme)
+	extensionTypes = extapply.NewTypeConverter(Scheme)
+)
+
+func typesFor(gvk schema.GroupVersionKind) managedfields.TypeConverter {
+	if gvk.Group == "apiextensions.k8s.io" {
+		return extensionTypes
+	}
+	return builtinTypes
+}
 
 // FieldManager holds one managedfields.FieldManager per writable part.
 type FieldManager struct {
-	main, status *managedfields.FieldManager
+	main, status, scale *managedfields.FieldManager
 }
 
 // NewFieldManager builds the field managers of a resource.
@@ -37,8 +49,8 @@ func NewFieldManager(info *Info) (*FieldManager, error) {
 		mainReset[fieldpath.APIVersion(gv.String())] = fieldpath.NewExcludeSetFilter(statusPath)
 	}
 	var (
-		main, status *managedfields.FieldManager
-		err          error
+		main, status, scale *managedfields.FieldManager
+		err                 error
 	)
 	if info.IsCustom() {
 		tc := managedfields.NewDeducedTypeConverter()
@@ -48,20 +60,29 @@ func NewFieldManager(info *Info) (*FieldManager, error) {
 			status, err = managedfields.NewDefaultCRDFieldManager(tc, conv, noDefaults{}, conv, info.GVK, gv, "status", nil)
 		}
 	} else {
-		main, err = managedfields.NewDefaultFieldManager(builtinTypes, Scheme, noDefaults{}, Scheme, info.GVK, gv, "", mainReset)
+		tc := typesFor(info.GVK)
+		main, err = managedfields.NewDefaultFieldManager(tc, Scheme, noDefaults{}, Scheme, info.GVK, gv, "", mainReset)
 		if err == nil && info.Status {
-			status, err = managedfields.NewDefaultFieldManager(builtinTypes, Scheme, noDefaults{}, Scheme, info.GVK, gv, "status", nil)
+			status, err = managedfields.NewDefaultFieldManager(tc, Scheme, noDefaults{}, Scheme, info.GVK, gv, "status", nil)
+		}
+		// Writes through /scale are recorded as the "scale" subresource, so
+		// an apply that fights `kubectl scale` (or an autoscaler) says so.
+		if err == nil && info.Scale != nil {
+			scale, err = managedfields.NewDefaultFieldManager(tc, Scheme, noDefaults{}, Scheme, info.GVK, gv, "scale", mainReset)
 		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("field manager for %s: %w", info.GVK, err)
 	}
-	return &FieldManager{main: main, status: status}, nil
+	return &FieldManager{main: main, status: status, scale: scale}, nil
 }
 
 func (f *FieldManager) forSub(sub string) *managedfields.FieldManager {
 	if sub == "status" && f.status != nil {
 		return f.status
+	}
+	if sub == "scale" && f.scale != nil {
+		return f.scale
 	}
 	return f.main
 }

@@ -8,6 +8,7 @@ import (
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
@@ -130,8 +131,13 @@ func applyPatch(pt string, cur, patch []byte, info *registry.Info) ([]byte, erro
 		}
 		out, err := p.Apply(cur)
 		if err != nil {
-			return nil, apierrors.NewGenericServerResponse(http.StatusUnprocessableEntity, "patch", info.GroupResource(), "",
-				fmt.Sprintf("the server rejected our request due to an error in our request: %v", err), 0, false)
+			// Like upstream: an Invalid status naming no object, with the
+			// patch library's reason as the cause kubectl prints.
+			return nil, &apierrors.StatusError{ErrStatus: metav1.Status{
+				Status: metav1.StatusFailure, Code: http.StatusUnprocessableEntity, Reason: metav1.StatusReasonInvalid,
+				Message: fmt.Sprintf("the server rejected our request due to an error in our request: %v", err),
+				Details: &metav1.StatusDetails{Causes: []metav1.StatusCause{{Message: err.Error()}}},
+			}}
 		}
 		return out, nil
 	case patchMerge:

@@ -1,0 +1,124 @@
+// Command kube-controller-manager runs the cluster's control loops
+// (namespace deletion, garbage collection, …) against an API server.
+// All the logic lives in components/controllers; this is flags, signals and
+// the health/metrics endpoint.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+
+	"github.com/kubelab/kubelab/components/controllers"
+	"github.com/kubelab/kubelab/components/logging"
+)
+
+func main() {
+	if err := newCommand().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "kube-controller-manager:", err)
+		os.Exit(1)
+	}
+}
+
+func newCommand() *cobra.Command {
+	var (
+		o           controllers.Options
+		bindAddress string
+		port        int
+		logFormat   string
+		verbosity   int
+	)
+	cmd := &cobra.Command{
+		Use:   "kube-controller-manager",
+		Short: "Run the control loops that drive the cluster toward its desired state",
+		Long: `kube-controller-manager runs many controllers in one process. Each watches
+the API server (list+watch through informers), compares what is with what
+should be, and acts through the API: it never talks to etcd.
+
+Controllers: ` + strings.Join(controllers.KnownControllers(), ", ") + `
+
+It serves /healthz, /readyz and /metrics over plain HTTP on --bind-address
+and --port (upstream serves HTTPS on --secure-port; that comes with the
+security lab).
+
+Example (the hard way's controller node):
+
+  kube-controller-manager --kubeconfig=kube-controller-manager.kubeconfig \
+    --controllers='*'`,
+		SilenceUsage: true,
+		Args:         cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := logging.Setup(logFormat, verbosity); err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+
+			var ready atomic.Bool
+			o.Started = func() { ready.Store(true) }
+			if port > 0 {
+				srv, err := serveHealth(net.JoinHostPort(bindAddress, strconv.Itoa(port)), &ready)
+				if err != nil {
+					return err
+				}
+				defer shutdown(srv)
+			}
+			return controllers.Run(ctx, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig with the API server's address and this component's credentials (default: in-cluster)")
+	f.StringSliceVar(&o.Controllers, "controllers", []string{"*"},
+		"controllers to run: '*' for all, 'name' to enable one, '-name' to disable one (known: "+strings.Join(controllers.KnownControllers(), ", ")+")")
+	f.StringVar(&bindAddress, "bind-address", "0.0.0.0", "IP address to serve /healthz, /readyz and /metrics on")
+	f.IntVar(&port, "port", 10252, "port to serve /healthz, /readyz and /metrics on over HTTP (0 disables)")
+	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	f.IntVarP(&verbosity, "v", "v", 0, "log verbosity (1 = debug)")
+	return cmd
+}
+
+// serveHealth serves /healthz (the process is alive), /readyz (the
+// controllers are running) and /metrics (Prometheus) until shut down.
+func serveHealth(addr string, ready *atomic.Bool) (*http.Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, "ok") })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !ready.Load() {
+			http.Error(w, "controllers not started", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprint(w, "ok")
+	})
+	mux.Handle("/metrics", promhttp.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			slog.Error("health server stopped", "err", err)
+		}
+	}()
+	slog.Info("serving health and metrics", "address", ln.Addr().String())
+	return srv, nil
+}
+
+func shutdown(srv *http.Server) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(ctx)
+}
