@@ -194,8 +194,11 @@ func kubectlStdin(t *testing.T, stdin string, args ...string) result {
 	if ctx.Err() != nil {
 		t.Fatalf("kubectl %s: timed out after %s\n%s", strings.Join(args, " "), time.Since(start), r)
 	}
-	if os.Getenv("KUBECTL_VERBOSE") != "" || testing.Verbose() {
+	switch {
+	case os.Getenv("KUBECTL_VERBOSE") != "":
 		t.Logf("$ kubectl %s  (%s)\n%s", strings.Join(args, " "), time.Since(start).Round(time.Millisecond), r)
+	case testing.Verbose():
+		t.Logf("$ kubectl %s  (%s, exit %d)", strings.Join(args, " "), time.Since(start).Round(time.Millisecond), r.Code)
 	}
 	return r
 }

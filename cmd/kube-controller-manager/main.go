@@ -58,8 +58,9 @@ Example (the hard way's controller node):
 
   kube-controller-manager --kubeconfig=kube-controller-manager.kubeconfig \
     --controllers='*'`,
-		SilenceUsage: true,
-		Args:         cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true, // main prints the error, once
+		Args:          cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := logging.Setup(logFormat, verbosity); err != nil {
 				return err

@@ -61,17 +61,17 @@ func TestSync(t *testing.T) {
 		wantConditions map[corev1.NamespaceConditionType]corev1.ConditionStatus
 		wantLeft       []string // objects still in the fake after sync
 	}{{
-		name:    "an active namespace is left alone",
-		ns:      namespace("demo", false),
-		objects: []runtime.Object{object("v1", "ConfigMap", "demo", "cm")},
+		name:     "an active namespace is left alone",
+		ns:       namespace("demo", false),
+		objects:  []runtime.Object{object("v1", "ConfigMap", "demo", "cm")},
 		wantLeft: []string{"configmaps demo/cm"},
 	}, {
 		name: "a namespace that is gone needs nothing",
 	}, {
-		name:        "a terminating namespace is emptied and finalized",
-		ns:          namespace("demo", true),
-		objects:     []runtime.Object{object("v1", "ConfigMap", "demo", "cm"), object("v1", "ConfigMap", "other", "keep"), object("example.com/v1", "Widget", "demo", "w")},
-		wantDynamic: []string{"delete-collection configmaps", "list configmaps", "delete-collection pods", "list pods", "list widgets", "delete widgets/w", "list widgets"},
+		name:         "a terminating namespace is emptied and finalized",
+		ns:           namespace("demo", true),
+		objects:      []runtime.Object{object("v1", "ConfigMap", "demo", "cm"), object("v1", "ConfigMap", "other", "keep"), object("example.com/v1", "Widget", "demo", "w")},
+		wantDynamic:  []string{"delete-collection configmaps", "list configmaps", "delete-collection pods", "list pods", "list widgets", "delete widgets/w", "list widgets"},
 		wantFinalize: true,
 		wantConditions: map[corev1.NamespaceConditionType]corev1.ConditionStatus{
 			corev1.NamespaceDeletionDiscoveryFailure: corev1.ConditionFalse, corev1.NamespaceDeletionContentFailure: corev1.ConditionFalse,
@@ -96,9 +96,9 @@ func TestSync(t *testing.T) {
 			corev1.NamespaceDeletionDiscoveryFailure: corev1.ConditionTrue, corev1.NamespaceDeletionContentFailure: corev1.ConditionFalse,
 			corev1.NamespaceContentRemaining: corev1.ConditionFalse, corev1.NamespaceFinalizersRemaining: corev1.ConditionFalse},
 	}, {
-		name:    "without our finalizer there is nothing left to do",
-		ns:      withoutFinalizers(namespace("demo", true)),
-		objects: []runtime.Object{object("v1", "ConfigMap", "demo", "cm")},
+		name:     "without our finalizer there is nothing left to do",
+		ns:       withoutFinalizers(namespace("demo", true)),
+		objects:  []runtime.Object{object("v1", "ConfigMap", "demo", "cm")},
 		wantLeft: []string{"configmaps demo/cm"},
 	}}
 	for _, tt := range tests {
