@@ -62,7 +62,7 @@ func TestCustomResources(t *testing.T) {
 			tb.wantHeader(t, "NAME", "SPEC", "REPLICAS", "AGE")
 			r := tb.row(t, "NAME", "my-new-cron-object")
 			wantEqual(t, "SPEC ("+name+")", r["SPEC"], "* * * * */5")
-			wantMatch(t, r["AGE"], `^\d+s$`)
+			wantMatch(t, r["AGE"], `^\d+[smhd][0-9smh]*$`)
 		}
 		yaml := mustKubectl(t, "get", "ct", "my-new-cron-object", "-n", ns, "-o", "yaml")
 		wantContains(t, yaml, "apiVersion: stable.example.com/v1", "kind: CronTab", "image: my-awesome-cron-image")

@@ -104,9 +104,9 @@ func TestDelete(t *testing.T) {
 	})
 
 	t.Run("--cascade=orphan", func(t *testing.T) {
-		// TODO(lead): remove the Skip once the garbage collector
-		// (components/controllers/garbagecollector) runs in the control plane.
-		t.Skip("needs the garbage collector")
+		if !haveGarbageCollector {
+			t.Skip("needs the garbage collector")
+		}
 		mustKubectl(t, "apply", "-f", manifest(t, "nginx-deployment.yaml"), "-n", ns)
 		rs := createOwnedReplicaSet(t, ns, "nginx-deployment")
 		out := mustKubectl(t, "delete", "deployment", "nginx-deployment", "--cascade=orphan", "-n", ns)
@@ -121,8 +121,9 @@ func TestDelete(t *testing.T) {
 	})
 
 	t.Run("--cascade=foreground", func(t *testing.T) {
-		// TODO(lead): remove the Skip once the garbage collector runs.
-		t.Skip("needs the garbage collector")
+		if !haveGarbageCollector {
+			t.Skip("needs the garbage collector")
+		}
 		mustKubectl(t, "apply", "-f", manifest(t, "nginx-deployment.yaml", "name: nginx-deployment", "name: fg"), "-n", ns)
 		rs := createOwnedReplicaSet(t, ns, "fg")
 		out := mustKubectl(t, "delete", "deployment", "fg", "--cascade=foreground", "-n", ns, "--timeout=60s")
@@ -133,8 +134,9 @@ func TestDelete(t *testing.T) {
 	})
 
 	t.Run("--cascade=background", func(t *testing.T) {
-		// TODO(lead): remove the Skip once the garbage collector runs.
-		t.Skip("needs the garbage collector")
+		if !haveGarbageCollector {
+			t.Skip("needs the garbage collector")
+		}
 		mustKubectl(t, "apply", "-f", manifest(t, "nginx-deployment.yaml", "name: nginx-deployment", "name: bg"), "-n", ns)
 		rs := createOwnedReplicaSet(t, ns, "bg")
 		mustKubectl(t, "delete", "deployment", "bg", "-n", ns)
@@ -207,9 +209,17 @@ func TestDeleteNamespace(t *testing.T) {
 	stderr = mustFail(t, "apply", "-f", manifest(t, "secret.yaml"), "-n", ns)
 	wantContains(t, stderr, "Error from server (Forbidden)", "because it is being terminated")
 
-	// TODO(lead): once the namespace controller runs, expect the namespace
-	// (and "inside") to disappear:
-	//   kubectl delete namespace $ns   (waits)  then get ns $ns → NotFound.
+	t.Run("emptied and removed", func(t *testing.T) {
+		if !haveNamespaceController {
+			t.Skip("needs the namespace controller")
+		}
+		// kubectl delete waits until the namespace is gone, which is when
+		// the controller has deleted its content and finalized it.
+		out := mustKubectl(t, "delete", "namespace", ns, "--timeout=60s")
+		wantLine(t, out, `namespace "`+ns+`" deleted`)
+		wantContains(t, mustFail(t, "get", "ns", ns), `namespaces "`+ns+`" not found`)
+		wantContains(t, mustFail(t, "get", "configmap", "inside", "-n", ns), "NotFound")
+	})
 
 	t.Run("protected", func(t *testing.T) {
 		stderr := mustFail(t, "delete", "namespace", "default")

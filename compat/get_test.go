@@ -28,7 +28,7 @@ func TestGet(t *testing.T) {
 		wantEqual(t, "READY", r["READY"], "0/3")
 		wantEqual(t, "UP-TO-DATE", r["UP-TO-DATE"], "0")
 		wantEqual(t, "AVAILABLE", r["AVAILABLE"], "0")
-		wantMatch(t, r["AGE"], `^\d+s$`)
+		wantMatch(t, r["AGE"], `^\d+[smhd][0-9smh]*$`)
 	})
 
 	t.Run("deployments -o wide", func(t *testing.T) {
@@ -247,11 +247,11 @@ func TestWatch(t *testing.T) {
 	t.Run("get -w", func(t *testing.T) {
 		w := startKubectl(t, "get", "cm", "-w", "-n", ns)
 		w.expect(t, `^NAME\s+DATA\s+AGE$`, 30*time.Second)
-		w.expect(t, `^alpha\s+1\s+\d+s$`, 10*time.Second)
+		w.expect(t, `^alpha\s+1\s+\d+[smhd][0-9smh]*$`, 10*time.Second)
 		mustKubectl(t, "create", "configmap", "bravo", "--from-literal=a=b", "--from-literal=c=d", "-n", ns)
-		w.expect(t, `^bravo\s+2\s+\d+s$`, 15*time.Second)
+		w.expect(t, `^bravo\s+2\s+\d+[smhd][0-9smh]*$`, 15*time.Second)
 		mustKubectl(t, "label", "configmap", "alpha", "seen=yes", "-n", ns)
-		w.expect(t, `^alpha\s+1\s+\d+s$`, 15*time.Second)
+		w.expect(t, `^alpha\s+1\s+\d+[smhd][0-9smh]*$`, 15*time.Second)
 		w.stop()
 	})
 
@@ -260,7 +260,7 @@ func TestWatch(t *testing.T) {
 		// Existing objects are not printed; give kubectl time to list.
 		w.quiet(t, `^(alpha|bravo)\s`, 2*time.Second)
 		mustKubectl(t, "create", "configmap", "charlie", "--from-literal=k=v", "-n", ns)
-		w.expect(t, `^charlie\s+1\s+\d+s$`, 15*time.Second)
+		w.expect(t, `^charlie\s+1\s+\d+[smhd][0-9smh]*$`, 15*time.Second)
 		wantNotContains(t, w.output(), "alpha", "bravo")
 		w.stop()
 	})
@@ -269,11 +269,11 @@ func TestWatch(t *testing.T) {
 		w := startKubectl(t, "get", "cm", "--watch-only", "--output-watch-events", "-n", ns)
 		w.quiet(t, `^ADDED\s+(alpha|bravo|charlie)\s`, 2*time.Second)
 		mustKubectl(t, "create", "configmap", "delta", "--from-literal=k=v", "-n", ns)
-		w.expect(t, `^ADDED\s+delta\s+1\s+\d+s$`, 15*time.Second)
+		w.expect(t, `^ADDED\s+delta\s+1\s+\d+[smhd][0-9smh]*$`, 15*time.Second)
 		mustKubectl(t, "annotate", "configmap", "delta", "note=hi", "-n", ns)
-		w.expect(t, `^MODIFIED\s+delta\s+1\s+\d+s$`, 15*time.Second)
+		w.expect(t, `^MODIFIED\s+delta\s+1\s+\d+[smhd][0-9smh]*$`, 15*time.Second)
 		mustKubectl(t, "delete", "configmap", "delta", "-n", ns)
-		w.expect(t, `^DELETED\s+delta\s+1\s+\d+s$`, 15*time.Second)
+		w.expect(t, `^DELETED\s+delta\s+1\s+\d+[smhd][0-9smh]*$`, 15*time.Second)
 		w.stop()
 	})
 

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -27,6 +28,7 @@ func newBenchAPICommand(s Streams) *cobra.Command {
 		o           bench.APIOptions
 		kubeconfig  string
 		etcdServers []string
+		cpuProfile  string
 	)
 	cmd := &cobra.Command{
 		Use:   "api",
@@ -44,6 +46,17 @@ directory: embedded etcd, or the etcd at --etcd-servers.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			path := kubeconfig
 			if path == "" {
 				dir, err := os.MkdirTemp("", "kubelab-bench-")
@@ -82,5 +95,6 @@ directory: embedded etcd, or the etcd at --etcd-servers.`,
 	f.IntVar(&o.Payload, "payload", 256, "bytes of data per ConfigMap")
 	f.StringVar(&kubeconfig, "kubeconfig", "", "measure this cluster instead of a fresh in-process one")
 	f.StringSliceVar(&etcdServers, "etcd-servers", nil, "for the in-process control plane: use this etcd instead of an embedded one")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of this process (client and in-process control plane) to this file")
 	return cmd
 }

@@ -1,12 +1,15 @@
 package authn
 
 import (
+	"crypto/sha256"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"slices"
+	"sync"
+	"time"
 )
 
 // NewX509 returns an Authenticator for TLS client certificates signed by a CA in pool (the
@@ -22,6 +25,7 @@ import (
 // A nil pool authenticates nobody: x509.Verify with nil Roots would trust the operating system's
 // public CAs, which would let anyone with a web-server certificate in.
 func NewX509(pool *x509.CertPool) Authenticator {
+	verified := &verifiedChains{entries: map[[32]byte]time.Time{}}
 	return AuthenticatorFunc(func(r *http.Request) (*User, bool, error) {
 		if pool == nil || r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
 			return nil, false, nil
@@ -38,9 +42,15 @@ func NewX509(pool *x509.CertPool) Authenticator {
 			Intermediates: intermediates,
 			KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 		}
-		if _, err := leaf.Verify(opts); err != nil {
-			return nil, false, fmt.Errorf("verifying client certificate %q (serial %s): %w",
-				leaf.Subject.CommonName, leaf.SerialNumber, err)
+		// A chain verification is a few signature checks: cheap once, not
+		// on every request of a busy client. Remember chains that passed.
+		key := chainKey(r.TLS.PeerCertificates)
+		if !verified.has(key) {
+			if _, err := leaf.Verify(opts); err != nil {
+				return nil, false, fmt.Errorf("verifying client certificate %q (serial %s): %w",
+					leaf.Subject.CommonName, leaf.SerialNumber, err)
+			}
+			verified.add(key, leaf.NotAfter)
 		}
 		if leaf.Subject.CommonName == "" {
 			return nil, false, fmt.Errorf("client certificate (serial %s) has no common name to use as user name", leaf.SerialNumber)
@@ -64,3 +74,40 @@ func ClientCAPool(path string) (*x509.CertPool, error) {
 }
 
 var errNoCertificates = errors.New("no PEM certificates found")
+
+// verifiedChains remembers certificate chains that verified, until the
+// leaf expires or for five minutes, whichever comes first.
+type verifiedChains struct {
+	mu      sync.Mutex
+	entries map[[32]byte]time.Time
+}
+
+func (v *verifiedChains) has(key [32]byte) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	until, ok := v.entries[key]
+	return ok && time.Now().Before(until)
+}
+
+func (v *verifiedChains) add(key [32]byte, notAfter time.Time) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if len(v.entries) > 1024 {
+		v.entries = map[[32]byte]time.Time{} // bounded: forget everything, re-verify
+	}
+	until := time.Now().Add(5 * time.Minute)
+	if notAfter.Before(until) {
+		until = notAfter
+	}
+	v.entries[key] = until
+}
+
+func chainKey(certs []*x509.Certificate) [32]byte {
+	h := sha256.New()
+	for _, c := range certs {
+		h.Write(c.Raw)
+	}
+	var k [32]byte
+	copy(k[:], h.Sum(nil))
+	return k
+}

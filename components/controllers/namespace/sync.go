@@ -3,6 +3,7 @@ package namespace
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -71,6 +72,7 @@ func (c *Controller) finalize(ctx context.Context, ns *corev1.Namespace) error {
 	if err != nil {
 		return fmt.Errorf("finalize namespace %s: %w", ns.Name, err)
 	}
+	slog.Info("namespace emptied and finalized", "namespace", ns.Name)
 	return nil
 }
 
