@@ -195,7 +195,20 @@ spec:
 func TestDeleteNamespace(t *testing.T) {
 	t.Parallel()
 	ns := newNamespace(t, "doomed")
-	mustKubectl(t, "create", "configmap", "inside", "--from-literal=k=v", "-n", ns)
+	// A finalizer on an object inside holds the namespace in Terminating
+	// (the namespace controller cannot finish emptying it) until the test
+	// releases it below.
+	held := `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: inside
+  finalizers: ["example.com/hold"]
+data:
+  k: v
+`
+	if r := kubectlStdin(t, held, "create", "-f", "-", "-n", ns); r.Code != 0 {
+		t.Fatalf("create held configmap:\n%s", r)
+	}
 
 	out := mustKubectl(t, "delete", "namespace", ns, "--wait=false")
 	wantLine(t, out, `namespace "`+ns+`" deleted`)
@@ -213,8 +226,9 @@ func TestDeleteNamespace(t *testing.T) {
 		if !haveNamespaceController {
 			t.Skip("needs the namespace controller")
 		}
-		// kubectl delete waits until the namespace is gone, which is when
-		// the controller has deleted its content and finalized it.
+		// Release the held object; kubectl delete then waits until the
+		// namespace is gone: the controller has emptied and finalized it.
+		mustKubectl(t, "patch", "configmap", "inside", "-n", ns, "--type=merge", "-p", `{"metadata":{"finalizers":null}}`)
 		out := mustKubectl(t, "delete", "namespace", ns, "--timeout=60s")
 		wantLine(t, out, `namespace "`+ns+`" deleted`)
 		wantContains(t, mustFail(t, "get", "ns", ns), `namespaces "`+ns+`" not found`)

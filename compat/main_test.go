@@ -47,14 +47,14 @@ var (
 // kubeVersion is the version the Makefile stamps into kubectl.
 const kubeVersion = "v1.37.2"
 
-// Controllers that some tests need. TODO(lead): flip to true when
-// components/cluster.StartControlPlane runs them in-process.
+// Controllers that some tests need; the control plane below runs them
+// in-process, as `kubelab up` does.
 const (
 	// haveGarbageCollector: components/controllers/garbagecollector
 	// (delete --cascade=orphan|foreground|background).
-	haveGarbageCollector = false
+	haveGarbageCollector = true
 	// haveNamespaceController: emptying and removing a deleted namespace.
-	haveNamespaceController = false
+	haveNamespaceController = true
 )
 
 func TestMain(m *testing.M) {
@@ -79,9 +79,11 @@ func run(m *testing.M) int {
 	defer cancel()
 	start := time.Now()
 	cp, err := cluster.StartControlPlane(ctx, cluster.ControlPlaneOptions{
-		Name: "compat",
-		Dir:  filepath.Join(dir, "cluster"),
-		Port: -1,
+		Name:        "compat",
+		Dir:         filepath.Join(dir, "cluster"),
+		Port:        -1,
+		EtcdPort:    -1,
+		Controllers: []string{"*"},
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "compat: start control plane:", err)

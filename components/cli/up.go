@@ -37,10 +37,13 @@ func NewUpCommand(s Streams) *cobra.Command {
   3. kube-apiserver on https://127.0.0.1:6443
   4. the admin credentials merged into your kubeconfig as context <name>
 
+It also runs the namespace controller (deleting a namespace empties it) and
+the garbage collector (deleting an owner deletes or orphans its dependents).
+
 It runs until Ctrl-C. The data stays in <dir>: run up again to resume, or
-pass --reset to start from scratch. Workers (kubelet) and controllers join
-in later kubelab releases; today this is the API server you can explore
-with kubectl and etcdctl.`,
+pass --reset to start from scratch. The scheduler, the other controllers
+and workers (kubelet) join in later kubelab releases; today this is the API
+server you can explore with kubectl and etcdctl.`,
 		Example: `  kubelab up
   kubectl get namespaces                 # in another terminal
   etcdctl get --prefix --keys-only /registry/namespaces
@@ -82,7 +85,7 @@ func runUp(ctx context.Context, s Streams, o *upOptions) error {
 	fmt.Fprintf(s.Out, "Starting cluster %q (state in %s)\n", o.name, o.dir)
 	cp, err := cluster.StartControlPlane(ctx, cluster.ControlPlaneOptions{
 		Name: o.name, Dir: o.dir, BindAddress: o.bindAddress, Port: o.port, EtcdPort: o.etcdPort,
-		EtcdServers: o.etcdServers, Kubeconfig: kubeconfig,
+		EtcdServers: o.etcdServers, Kubeconfig: kubeconfig, Controllers: []string{"*"},
 	})
 	if err != nil {
 		return err
@@ -94,6 +97,7 @@ func runUp(ctx context.Context, s Streams, o *upOptions) error {
 	}
 	fmt.Fprintf(s.Out, `  ✓ etcd            %s
   ✓ kube-apiserver  %s
+  ✓ controllers     namespace, garbagecollector (in-process)
   ✓ kubeconfig      context %q merged into %s
                     (standalone copy: %s)
 Ready in %.1fs.
@@ -113,6 +117,8 @@ Press Ctrl-C to stop (data is kept; "kubelab up" resumes it).
 		return nil
 	case err := <-cp.Done():
 		return fmt.Errorf("kube-apiserver stopped: %w", err)
+	case err := <-cp.ControllersDone():
+		return fmt.Errorf("kube-controller-manager stopped: %w", err)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kubelab/kubelab/components/apiserver"
+	"github.com/kubelab/kubelab/components/controllers"
 	"github.com/kubelab/kubelab/components/pki"
 )
 
@@ -34,6 +35,9 @@ type ControlPlaneOptions struct {
 	EtcdPort int
 	// Kubeconfig, when set, gets the admin context merged in.
 	Kubeconfig string
+	// Controllers run in-process against the new API server, selected like
+	// kube-controller-manager's --controllers ("*" = all); nil runs none.
+	Controllers []string
 	// ServiceClusterIPRange and ServiceNodePortRange pass through.
 	ServiceClusterIPRange, ServiceNodePortRange string
 }
@@ -52,9 +56,10 @@ type ControlPlane struct {
 	// Server is the in-process API server.
 	Server *apiserver.Server
 
-	etcd   *EmbeddedEtcd
-	cancel context.CancelFunc
-	served chan error
+	etcd        *EmbeddedEtcd
+	cancel      context.CancelFunc
+	served      chan error
+	controllers chan error
 }
 
 // StartControlPlane brings up etcd and the API server and returns once the
@@ -133,6 +138,11 @@ func StartControlPlane(ctx context.Context, o ControlPlaneOptions) (_ *ControlPl
 	if err := waitReady(ctx, cp.AdminKubeconfig); err != nil {
 		return nil, err
 	}
+	if len(o.Controllers) > 0 {
+		cp.controllers = make(chan error, 1)
+		copts := controllers.Options{Kubeconfig: cp.AdminKubeconfig, Controllers: o.Controllers}
+		go func() { cp.controllers <- controllers.Run(runCtx, copts) }()
+	}
 	if o.Kubeconfig != "" {
 		if err := kc.Merge(o.Kubeconfig); err != nil {
 			return nil, fmt.Errorf("merge context %q into %s: %w", o.Name, o.Kubeconfig, err)
@@ -184,9 +194,19 @@ func waitReady(ctx context.Context, kubeconfig string) error {
 // Done reports when the API server stops serving (nil after Stop).
 func (cp *ControlPlane) Done() <-chan error { return cp.served }
 
+// ControllersDone reports when the in-process controllers stop (never, if
+// none were asked for).
+func (cp *ControlPlane) ControllersDone() <-chan error { return cp.controllers }
+
 // Stop shuts the API server down, then etcd.
 func (cp *ControlPlane) Stop() {
 	cp.cancel()
+	if cp.controllers != nil {
+		select {
+		case <-cp.controllers:
+		case <-time.After(10 * time.Second):
+		}
+	}
 	if cp.Server != nil {
 		select {
 		case <-cp.served:

@@ -6,7 +6,8 @@
 //
 // Start order, k0s-style (stop is the reverse):
 //
-//	PKI (CA, serving cert, admin cert) -> etcd -> kube-apiserver -> /readyz -> kubeconfig
+//	PKI (CA, serving cert, admin cert) -> etcd -> kube-apiserver -> /readyz
+//	  -> controllers (namespace, garbage collector) -> kubeconfig
 package cluster
 
 import (
