@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -161,6 +162,10 @@ func writeError(w http.ResponseWriter, err error) {
 	var apiStatus apierrors.APIStatus
 	if errors.As(err, &apiStatus) {
 		status = apiStatus.Status()
+	} else if errors.Is(err, context.Canceled) {
+		// The client went away mid-request: nothing is wrong with the server.
+		slog.Debug("request canceled", "err", err)
+		status = apierrors.NewTimeoutError("request canceled by the client", 0).ErrStatus
 	} else {
 		slog.Error("internal error", "err", err)
 		status = apierrors.NewInternalError(err).ErrStatus
