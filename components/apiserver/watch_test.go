@@ -14,9 +14,9 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kubelab/kubelab/components/cluster"
+	"github.com/kubelab/kubelab/components/cluster/clustertest"
 )
 
 // next reads one event or fails after a timeout.
@@ -184,14 +184,7 @@ func TestWatchTooOldIsGone(t *testing.T) {
 // secondServer starts another control plane on the given etcd.
 func secondServer(t *testing.T, etcd []string) (*cluster.ControlPlane, kubernetes.Interface) {
 	t.Helper()
-	cp, err := cluster.StartControlPlane(context.Background(), cluster.ControlPlaneOptions{Name: "second", Dir: t.TempDir(), Port: -1, EtcdServers: etcd})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", cp.AdminKubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cp, cfg := clustertest.Start(t, cluster.ControlPlaneOptions{Name: "second", EtcdServers: etcd})
 	return cp, kubernetes.NewForConfigOrDie(cfg)
 }
 

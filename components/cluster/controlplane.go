@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
@@ -60,6 +61,7 @@ type ControlPlane struct {
 	cancel      context.CancelFunc
 	served      chan error
 	controllers chan error
+	stopOnce    sync.Once
 }
 
 // StartControlPlane brings up etcd and the API server and returns once the
@@ -198,8 +200,11 @@ func (cp *ControlPlane) Done() <-chan error { return cp.served }
 // none were asked for).
 func (cp *ControlPlane) ControllersDone() <-chan error { return cp.controllers }
 
-// Stop shuts the API server down, then etcd.
-func (cp *ControlPlane) Stop() {
+// Stop shuts the controllers and the API server down, then etcd. It may be
+// called more than once.
+func (cp *ControlPlane) Stop() { cp.stopOnce.Do(cp.stop) }
+
+func (cp *ControlPlane) stop() {
 	cp.cancel()
 	if cp.controllers != nil {
 		select {

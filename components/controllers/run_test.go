@@ -11,9 +11,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kubelab/kubelab/components/cluster"
+	"github.com/kubelab/kubelab/components/cluster/clustertest"
 	"github.com/kubelab/kubelab/components/controllers"
 )
 
@@ -21,20 +21,9 @@ import (
 // does, and checks the two work side by side: an orphaned ReplicaSet is
 // collected, and a namespace is emptied and deleted.
 func TestRun(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts etcd and kube-apiserver")
-	}
+	cp, cfg := clustertest.Start(t, cluster.ControlPlaneOptions{})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cp, err := cluster.StartControlPlane(ctx, cluster.ControlPlaneOptions{Dir: t.TempDir(), Port: -1, EtcdPort: 0})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cp.Stop)
-	cfg, err := clientcmd.BuildConfigFromFlags("", cp.AdminKubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
 	kube := kubernetes.NewForConfigOrDie(cfg)
 
 	runCtx, stop := context.WithCancel(ctx)

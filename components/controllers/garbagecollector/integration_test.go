@@ -13,9 +13,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kubelab/kubelab/components/cluster"
+	"github.com/kubelab/kubelab/components/cluster/clustertest"
 	"github.com/kubelab/kubelab/components/controllers/garbagecollector"
 )
 
@@ -23,21 +23,9 @@ import (
 // a Deployment → ReplicaSet → Pod chain (ownerReferences set by hand: no
 // deployment controller here) and deletes the Deployment each way.
 func TestPropagationPolicies(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts etcd and kube-apiserver")
-	}
+	_, cfg := clustertest.Start(t, cluster.ControlPlaneOptions{})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cp, err := cluster.StartControlPlane(ctx, cluster.ControlPlaneOptions{Dir: t.TempDir(), Port: -1, EtcdPort: 0})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cp.Stop)
-	cfg, err := clientcmd.BuildConfigFromFlags("", cp.AdminKubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.QPS, cfg.Burst = 100, 200
 	kube := kubernetes.NewForConfigOrDie(cfg)
 	gc := garbagecollector.New(metadata.NewForConfigOrDie(cfg), kube.Discovery())
 	go gc.Run(ctx, 5)

@@ -14,9 +14,9 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kubelab/kubelab/components/cluster"
+	"github.com/kubelab/kubelab/components/cluster/clustertest"
 	"github.com/kubelab/kubelab/components/controllers/namespace"
 )
 
@@ -89,16 +89,7 @@ func TestDeleteNamespace(t *testing.T) {
 
 func startCluster(t *testing.T, ctx context.Context) (kubernetes.Interface, dynamic.Interface) {
 	t.Helper()
-	cp, err := cluster.StartControlPlane(ctx, cluster.ControlPlaneOptions{Dir: t.TempDir(), Port: -1, EtcdPort: 0})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cp.Stop)
-	cfg, err := clientcmd.BuildConfigFromFlags("", cp.AdminKubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.QPS, cfg.Burst = 100, 200 // client-go's default 5/s makes a namespace sweep take seconds
+	_, cfg := clustertest.Start(t, cluster.ControlPlaneOptions{})
 	return kubernetes.NewForConfigOrDie(cfg), dynamic.NewForConfigOrDie(cfg)
 }
 
