@@ -127,6 +127,29 @@ func TestCustomResourceRoundTrip(t *testing.T) {
 	if err != nil || got.GetGeneration() != 2 {
 		t.Fatalf("update: generation %d, %v", got.GetGeneration(), err)
 	}
+	// The schema prunes, defaults nothing here, and validates types.
+	bad := ct.DeepCopy()
+	bad.SetName("bad-type")
+	unstructured.SetNestedField(bad.Object, "three", "spec", "replicas")
+	if _, err := crs.Create(ctx, bad, metav1.CreateOptions{}); !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "spec.replicas") {
+		t.Fatalf("string for an integer field: want 422 naming spec.replicas, got %v", err)
+	}
+	extra := ct.DeepCopy()
+	extra.SetName("extra-field")
+	unstructured.SetNestedField(extra.Object, "x", "spec", "unknownField")
+	if _, err := crs.Create(ctx, extra, metav1.CreateOptions{FieldValidation: "Strict"}); !apierrors.IsBadRequest(err) || !strings.Contains(err.Error(), "unknown field") {
+		t.Fatalf("unknown field with strict validation: want 400, got %v", err)
+	}
+	pruned, err := crs.Create(ctx, extra, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, found, _ := unstructured.NestedFieldNoCopy(pruned.Object, "spec", "unknownField"); found {
+		t.Fatal("an undeclared field was stored: it must be pruned")
+	}
+	if err := crs.Delete(ctx, "extra-field", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	list, err := crs.List(ctx, metav1.ListOptions{})
 	if err != nil || len(list.Items) != 1 {
 		t.Fatalf("list: %v %v", list, err)

@@ -146,6 +146,10 @@ func InfoFor(def *apiextensionsv1.CustomResourceDefinition, v apiextensionsv1.Cu
 	if err != nil {
 		return nil, err
 	}
+	sch, err := NewSchema(v.Schema)
+	if err != nil {
+		return nil, err
+	}
 	n := def.Spec.Names
 	info := &registry.Info{
 		GVK:        schema.GroupVersionKind{Group: def.Spec.Group, Version: v.Name, Kind: n.Kind},
@@ -157,6 +161,9 @@ func InfoFor(def *apiextensionsv1.CustomResourceDefinition, v apiextensionsv1.Cu
 		Generation: true,
 		KeyRoot:    "/registry/" + def.Spec.Group + "/" + n.Plural,
 		Printer:    printer,
+	}
+	if sch != nil {
+		info.Schema = sch // a nil *Schema must not become a non-nil interface
 	}
 	if info.Singular == "" {
 		info.Singular = lowerASCII(n.Kind)

@@ -66,7 +66,10 @@ func (st *Store) Create(ctx context.Context, ns string, obj runtime.Object, opts
 		if st.strategy.Default != nil {
 			st.strategy.Default(obj)
 		}
-		if errs := st.strategy.ValidateCreate(obj); len(errs) > 0 {
+		if info.Schema != nil {
+			info.Schema.Default(obj)
+		}
+		if errs := st.validate(obj, nil); len(errs) > 0 {
 			return nil, st.invalid(m.GetName(), errs)
 		}
 		obj = st.recordFields(nil, obj, opts)

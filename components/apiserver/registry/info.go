@@ -19,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // Printer turns objects into the rows of the table kubectl prints (package
@@ -64,6 +65,17 @@ type Info struct {
 	Printer Printer
 	// Hooks are the per-kind steps around writes (may be nil).
 	Hooks Hooks
+	// Schema is a custom resource's schema (nil for built-ins, and for
+	// CRD versions without one).
+	Schema CustomSchema
+}
+
+// CustomSchema prunes, defaults and validates custom resources by their
+// CRD's openAPIV3Schema (package crd implements it).
+type CustomSchema interface {
+	Prune(obj runtime.Object) (unknown []string)
+	Default(obj runtime.Object)
+	Validate(obj runtime.Object) field.ErrorList
 }
 
 // ScalePaths says where a scalable object keeps its replica counts, as

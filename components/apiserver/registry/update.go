@@ -164,10 +164,14 @@ func (st *Store) prepareUpdate(desired, current runtime.Object, opts WriteOption
 	if st.strategy.Default != nil {
 		st.strategy.Default(final)
 	}
+	if info.Schema != nil {
+		info.Schema.Prune(final) // an apply or patch may have brought undeclared fields
+		info.Schema.Default(final)
+	}
 	if info.Generation && opts.Subresource != "status" && !specEqual(final, current) {
 		fm.SetGeneration(cm.GetGeneration() + 1)
 	}
-	if errs := st.strategy.ValidateUpdate(final, current); len(errs) > 0 {
+	if errs := st.validate(final, current); len(errs) > 0 {
 		return nil, st.invalid(cm.GetName(), errs)
 	}
 	return st.recordFields(current, final, opts), nil
@@ -184,4 +188,19 @@ func hasNewFinalizer(now, before []string) bool {
 		}
 	}
 	return false
+}
+
+// validate runs the kind's validation (ValidateUpdate when old is set) and,
+// for custom resources, their schema.
+func (st *Store) validate(obj, old runtime.Object) field.ErrorList {
+	var errs field.ErrorList
+	if old == nil {
+		errs = st.strategy.ValidateCreate(obj)
+	} else {
+		errs = st.strategy.ValidateUpdate(obj, old)
+	}
+	if st.Info.Schema != nil {
+		errs = append(errs, st.Info.Schema.Validate(obj)...)
+	}
+	return errs
 }

@@ -113,7 +113,22 @@ func decodeJSON(data []byte, info *registry.Info, want schema.GroupVersionKind, 
 			return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("decoding JSON body: %v", err))
 		}
 		u.SetGroupVersionKind(want)
-		return u, nil, nil
+		if info.Schema == nil {
+			return u, nil, nil
+		}
+		// Fields the CRD's schema does not declare are dropped; strict
+		// validation refuses them, like for built-in kinds.
+		var warnings []string
+		for _, path := range info.Schema.Prune(u) {
+			warnings = append(warnings, fmt.Sprintf("unknown field %q", path))
+		}
+		if len(warnings) > 0 && strings.EqualFold(validation, "strict") {
+			return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("strict decoding error: %s", strings.Join(warnings, ", ")))
+		}
+		if strings.EqualFold(validation, "ignore") {
+			warnings = nil
+		}
+		return u, warnings, nil
 	}
 	var warnings []string
 	switch strings.ToLower(validation) {
