@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -69,6 +70,7 @@ Example (the hard way's controller node):
 	f.BoolVar(&o.AnonymousAuth, "anonymous-auth", false, "let requests without credentials in as system:anonymous")
 	f.StringVar(&o.ServiceClusterIPRange, "service-cluster-ip-range", "10.32.0.0/24", "CIDR(s) for Service cluster IPs (two, comma separated, for dual-stack)")
 	f.StringVar(&o.ServiceNodePortRange, "service-node-port-range", "30000-32767", "port range for NodePort Services")
+	f.DurationVar(&o.EventTTL, "event-ttl", time.Hour, "how long Events are kept before etcd expires them")
 	f.IntVar(&o.WatchCacheSize, "watch-cache-size", 4096, "recent events kept per resource for resuming watches")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.IntVarP(&verbosity, "v", "v", 0, "log verbosity (1 = debug)")

@@ -58,6 +58,8 @@ type Options struct {
 	// ServiceNodePortRange is where NodePorts come from ("30000-32767").
 	ServiceNodePortRange string
 
+	// EventTTL is how long Events are kept (--event-ttl, 1h).
+	EventTTL time.Duration
 	// WatchCacheSize is how many recent events each resource keeps for
 	// watches that resume from a resourceVersion.
 	WatchCacheSize int
@@ -85,6 +87,9 @@ func (o *Options) Defaults() {
 	}
 	if o.CertDir == "" {
 		o.CertDir = "/var/run/kubelab/apiserver"
+	}
+	if o.EventTTL == 0 {
+		o.EventTTL = time.Hour
 	}
 	if o.WatchCacheSize == 0 {
 		o.WatchCacheSize = 4096

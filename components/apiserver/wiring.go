@@ -85,6 +85,8 @@ func buildRegistry(ctx context.Context, store *storage.Store, o Options) (*regis
 			info.Hooks = serviceHooks(svcs)
 		case "customresourcedefinitions":
 			info.Hooks = crd.Hooks()
+		case "events":
+			info.TTL = o.EventTTL
 		}
 		if _, err := reg.Add(info); err != nil {
 			return nil, err

@@ -101,7 +101,7 @@ func (st *Store) Create(ctx context.Context, ns string, obj runtime.Object, opts
 			undo()
 			return nil, err
 		}
-		rev, err := st.etcd.Create(ctx, info.Key(m.GetNamespace(), m.GetName()), data)
+		rev, err := st.etcd.Create(ctx, info.Key(m.GetNamespace(), m.GetName()), data, info.TTL)
 		if err != nil {
 			undo()
 			if errors.Is(err, storage.ErrExists) && generated && attempt < 5 {

@@ -96,7 +96,7 @@ func (st *Store) Delete(ctx context.Context, ns, name string, opts *metav1.Delet
 			if err != nil {
 				return nil, false, err
 			}
-			rev, err := st.etcd.Update(ctx, key, data, kv.ModRevision)
+			rev, err := st.etcd.Update(ctx, key, data, kv.ModRevision, info.TTL)
 			if errors.Is(err, storage.ErrConflict) {
 				continue
 			}

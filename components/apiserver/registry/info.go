@@ -15,6 +15,7 @@ package registry
 
 import (
 	"path"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -54,6 +55,9 @@ type Info struct {
 	// Generation: metadata.generation counts changes to everything but
 	// metadata and status (what controllers compare observedGeneration to).
 	Generation bool
+	// TTL makes objects expire that long after their last write (Events:
+	// --event-ttl); 0 keeps them until deleted.
+	TTL time.Duration
 	// AllowCreateOnUpdate: PUT of a missing object creates it.
 	AllowCreateOnUpdate bool
 	// Subresources served by special handlers (pods/binding, pods/log, ...).

@@ -115,7 +115,7 @@ func (st *Store) Update(ctx context.Context, ns, name string, fn UpdateFunc, opt
 			undo()
 			return final, false, nil
 		}
-		rev, err := st.etcd.Update(ctx, key, data, kv.ModRevision)
+		rev, err := st.etcd.Update(ctx, key, data, kv.ModRevision, info.TTL)
 		if err != nil {
 			undo()
 			if errors.Is(err, storage.ErrConflict) && !conditional && attempt < 50 {

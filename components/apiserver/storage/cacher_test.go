@@ -88,15 +88,15 @@ func TestCacherReplayAndLive(t *testing.T) {
 	s := New(startEtcd(t))
 	ctx := context.Background()
 	c := startCacher(t, s, 0)
-	r1, err := s.Create(ctx, "/registry/things/a", obj("a"))
+	r1, err := s.Create(ctx, "/registry/things/a", obj("a"), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Create(ctx, "/registry/things/a", obj("a")); !errors.Is(err, ErrExists) {
+	if _, err := s.Create(ctx, "/registry/things/a", obj("a"), 0); !errors.Is(err, ErrExists) {
 		t.Fatalf("second create: %v", err)
 	}
-	r2, _ := s.Update(ctx, "/registry/things/a", obj("a"), r1)
-	if _, err := s.Update(ctx, "/registry/things/a", obj("a"), r1); !errors.Is(err, ErrConflict) {
+	r2, _ := s.Update(ctx, "/registry/things/a", obj("a"), r1, 0)
+	if _, err := s.Update(ctx, "/registry/things/a", obj("a"), r1, 0); !errors.Is(err, ErrConflict) {
 		t.Fatalf("stale update: %v", err)
 	}
 	r3, err := s.Delete(ctx, "/registry/things/a", r2)
@@ -120,7 +120,7 @@ func TestCacherReplayAndLive(t *testing.T) {
 			t.Fatalf("event %d is %s, want %s", i, e.Type, want[i])
 		}
 	}
-	if _, err := s.Create(ctx, "/registry/things/b", obj("b")); err != nil {
+	if _, err := s.Create(ctx, "/registry/things/b", obj("b"), 0); err != nil {
 		t.Fatal(err)
 	}
 	if e := recv(t, w); e.Type != watch.Added || e.Key != "/registry/things/b" {
@@ -132,9 +132,9 @@ func TestCacherTooOld(t *testing.T) {
 	s := New(startEtcd(t))
 	ctx := context.Background()
 	c := startCacher(t, s, 8)
-	first, _ := s.Create(ctx, "/registry/things/0", obj("0"))
+	first, _ := s.Create(ctx, "/registry/things/0", obj("0"), 0)
 	for i := 1; i < 20; i++ {
-		if _, err := s.Create(ctx, "/registry/things/"+strconv.Itoa(i), obj("x")); err != nil {
+		if _, err := s.Create(ctx, "/registry/things/"+strconv.Itoa(i), obj("x"), 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -156,7 +156,7 @@ func TestCacherProgressOnOtherPrefix(t *testing.T) {
 	c := startCacher(t, s, 0)
 	// A write elsewhere moves the global revision; this cache sees no event
 	// for it and must learn the revision from a progress notification.
-	rev, err := s.Create(ctx, "/registry/other/x", obj("x"))
+	rev, err := s.Create(ctx, "/registry/other/x", obj("x"), 0)
 	if err != nil {
 		t.Fatal(err)
 	}

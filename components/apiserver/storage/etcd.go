@@ -25,6 +25,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -47,22 +48,28 @@ type KV struct {
 // Store wraps an etcd client with the transactions above.
 type Store struct {
 	client *clientv3.Client
+	leases *leaseManager
 }
 
 // New returns a Store that uses client. The caller owns the client.
 func New(client *clientv3.Client) *Store {
-	return &Store{client: client}
+	return &Store{client: client, leases: &leaseManager{client: client}}
 }
 
 // Client exposes the etcd client for the few callers that need raw access
 // (the watch cache and allocators).
 func (s *Store) Client() *clientv3.Client { return s.client }
 
-// Create writes key only if it does not exist yet.
-func (s *Store) Create(ctx context.Context, key string, value []byte) (int64, error) {
+// Create writes key only if it does not exist yet. A ttl > 0 makes the key
+// expire by itself (see leases.go).
+func (s *Store) Create(ctx context.Context, key string, value []byte, ttl time.Duration) (int64, error) {
+	opts, err := s.putOptions(ctx, ttl)
+	if err != nil {
+		return 0, err
+	}
 	resp, err := s.client.Txn(ctx).
 		If(clientv3.Compare(clientv3.ModRevision(key), "=", 0)).
-		Then(clientv3.OpPut(key, string(value))).
+		Then(clientv3.OpPut(key, string(value), opts...)).
 		Commit()
 	if err != nil {
 		return 0, fmt.Errorf("create %s in etcd: %w", key, err)
@@ -102,10 +109,15 @@ func (s *Store) List(ctx context.Context, prefix string) ([]KV, int64, error) {
 
 // Update replaces key only if it is still at revision expect. On a conflict
 // it returns ErrConflict; the caller re-reads and decides whether to retry.
-func (s *Store) Update(ctx context.Context, key string, value []byte, expect int64) (int64, error) {
+// A ttl > 0 restarts the key's expiry.
+func (s *Store) Update(ctx context.Context, key string, value []byte, expect int64, ttl time.Duration) (int64, error) {
+	opts, err := s.putOptions(ctx, ttl)
+	if err != nil {
+		return 0, err
+	}
 	resp, err := s.client.Txn(ctx).
 		If(clientv3.Compare(clientv3.ModRevision(key), "=", expect)).
-		Then(clientv3.OpPut(key, string(value))).
+		Then(clientv3.OpPut(key, string(value), opts...)).
 		Commit()
 	if err != nil {
 		return 0, fmt.Errorf("update %s in etcd: %w", key, err)
