@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -33,6 +34,10 @@ func bootstrap(ctx context.Context, reg *registry.Registry, o Options) error {
 		if err := ignoreExists(nsStore.Create(ctx, "", ns, opts)); err != nil {
 			return fmt.Errorf("create namespace %s: %w", name, err)
 		}
+	}
+
+	if err := bootstrapRBAC(ctx, reg, opts); err != nil {
+		return err
 	}
 
 	_, cidr, err := net.ParseCIDR(strings.TrimSpace(strings.Split(o.ServiceClusterIPRange, ",")[0]))
@@ -98,6 +103,37 @@ func reconcileEndpoints(ctx context.Context, reg *registry.Registry, o Options, 
 	}
 	if err != nil {
 		return fmt.Errorf("update the kubernetes endpointslice: %w", err)
+	}
+	return nil
+}
+
+// bootstrapRBAC creates the cluster-admin ClusterRole and its binding to the
+// system:masters group, as every Kubernetes cluster has them: the admin
+// certificate (O=system:masters) is cluster-admin through them once RBAC is
+// enforced.
+func bootstrapRBAC(ctx context.Context, reg *registry.Registry, opts registry.WriteOptions) error {
+	rbac := func(res string) *registry.Store {
+		return reg.MustLookup(schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: res})
+	}
+	labels := map[string]string{"kubernetes.io/bootstrapping": "rbac-defaults"}
+	annotations := map[string]string{"rbac.authorization.kubernetes.io/autoupdate": "true"}
+	role := &rbacv1.ClusterRole{
+		ObjectMeta: metav1.ObjectMeta{Name: "cluster-admin", Labels: labels, Annotations: annotations},
+		Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{"*"}, Resources: []string{"*"}, Verbs: []string{"*"}},
+			{NonResourceURLs: []string{"*"}, Verbs: []string{"*"}},
+		},
+	}
+	if err := ignoreExists(rbac("clusterroles").Create(ctx, "", role, opts)); err != nil {
+		return fmt.Errorf("create clusterrole cluster-admin: %w", err)
+	}
+	binding := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "cluster-admin", Labels: labels, Annotations: annotations},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "cluster-admin"},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.GroupKind, Name: "system:masters"}},
+	}
+	if err := ignoreExists(rbac("clusterrolebindings").Create(ctx, "", binding, opts)); err != nil {
+		return fmt.Errorf("create clusterrolebinding cluster-admin: %w", err)
 	}
 	return nil
 }

@@ -308,3 +308,19 @@ func newPod(name string) *corev1.Pod {
 	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app": name}},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}
 }
+
+func TestBootstrapObjects(t *testing.T) {
+	ctx, cs, _, _ := setup(t)
+	for _, ns := range []string{"default", "kube-system", "kube-public", "kube-node-lease"} {
+		if _, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); err != nil {
+			t.Errorf("namespace %s: %v", ns, err)
+		}
+	}
+	svc, err := cs.CoreV1().Services("default").Get(ctx, "kubernetes", metav1.GetOptions{})
+	if err != nil || svc.Spec.ClusterIP != "10.32.0.1" || svc.Spec.Ports[0].Port != 443 {
+		t.Errorf("kubernetes service: %+v %v", svc, err)
+	}
+	if _, err := cs.RbacV1().ClusterRoleBindings().Get(ctx, "cluster-admin", metav1.GetOptions{}); err != nil {
+		t.Errorf("clusterrolebinding cluster-admin: %v", err)
+	}
+}
