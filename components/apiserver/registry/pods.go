@@ -17,8 +17,9 @@ func PodHooks() Hooks {
 	return Hooks{
 		PrepareCreate: func(obj runtime.Object) {
 			pod := obj.(*corev1.Pod)
+			// spec.nodeName may already be set (static placement, DaemonSets):
+			// such a pod skips the scheduler.
 			pod.Status = corev1.PodStatus{Phase: corev1.PodPending, QOSClass: QOSClass(pod)}
-			pod.Spec.NodeName = nodeNameOrEmpty(pod)
 		},
 		BeforeDelete: func(obj runtime.Object, opts *metav1.DeleteOptions, now time.Time) (bool, error) {
 			pod := obj.(*corev1.Pod)
@@ -46,23 +47,19 @@ func PodHooks() Hooks {
 	}
 }
 
-// nodeNameOrEmpty keeps a nodeName set at creation (static placement, as
-// `kubectl run --overrides` or DaemonSets do) — binding also works later.
-func nodeNameOrEmpty(pod *corev1.Pod) string { return pod.Spec.NodeName }
-
 // QOSClass computes a pod's quality-of-service class from its containers'
 // requests and limits, the way the kubelet uses it for eviction order:
 // Guaranteed (every container limits = requests for cpu and memory),
 // BestEffort (no requests or limits at all), else Burstable.
 func QOSClass(pod *corev1.Pod) corev1.PodQOSClass {
 	containers := append(append([]corev1.Container{}, pod.Spec.InitContainers...), pod.Spec.Containers...)
-	any, guaranteed := false, true
+	requested, guaranteed := false, true
 	for _, c := range containers {
 		for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
 			req, hasReq := c.Resources.Requests[name]
 			lim, hasLim := c.Resources.Limits[name]
 			if hasReq || hasLim {
-				any = true
+				requested = true
 			}
 			if !hasLim || (hasReq && req.Cmp(lim) != 0) {
 				guaranteed = false
@@ -70,7 +67,7 @@ func QOSClass(pod *corev1.Pod) corev1.PodQOSClass {
 		}
 	}
 	switch {
-	case !any:
+	case !requested:
 		return corev1.PodQOSBestEffort
 	case guaranteed:
 		return corev1.PodQOSGuaranteed

@@ -24,7 +24,6 @@ type Registry struct {
 	mu      sync.RWMutex
 	stores  map[schema.GroupVersionResource]*Store
 	cancels map[schema.GroupVersionResource]context.CancelFunc
-	changed []func()
 }
 
 // New makes an empty registry. ctx bounds the watch caches it starts.
@@ -55,12 +54,8 @@ func (r *Registry) Add(info *Info) (*Store, error) {
 	}
 	r.stores[gvr] = st
 	r.cancels[gvr] = cancel
-	listeners := append([]func(){}, r.changed...)
 	r.mu.Unlock()
 	go cache.Run(ctx)
-	for _, f := range listeners {
-		f()
-	}
 	return st, nil
 }
 
@@ -72,19 +67,7 @@ func (r *Registry) Remove(gvr schema.GroupVersionResource) {
 	}
 	delete(r.stores, gvr)
 	delete(r.cancels, gvr)
-	listeners := append([]func(){}, r.changed...)
 	r.mu.Unlock()
-	for _, f := range listeners {
-		f()
-	}
-}
-
-// OnChange registers f to run whenever the set of resources changes (the
-// discovery documents are rebuilt then).
-func (r *Registry) OnChange(f func()) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.changed = append(r.changed, f)
 }
 
 // Lookup finds the store of a group/version/resource.
