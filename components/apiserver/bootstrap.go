@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -59,50 +58,6 @@ func bootstrap(ctx context.Context, reg *registry.Registry, o Options) error {
 	svcStore := reg.MustLookup(schema.GroupVersionResource{Version: "v1", Resource: "services"})
 	if err := ignoreExists(svcStore.Create(ctx, "default", svc, opts)); err != nil {
 		return fmt.Errorf("create the kubernetes service: %w", err)
-	}
-	return reconcileEndpoints(ctx, reg, o, opts)
-}
-
-// reconcileEndpoints points the kubernetes Service at this server.
-func reconcileEndpoints(ctx context.Context, reg *registry.Registry, o Options, opts registry.WriteOptions) error {
-	ip := o.AdvertiseAddress
-	if ip == "" {
-		ip = o.BindAddress
-		if ip == "0.0.0.0" || ip == "::" || ip == "" {
-			ip = "127.0.0.1"
-		}
-	}
-	port := int32(o.SecurePort)
-	ep := &corev1.Endpoints{
-		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "default",
-			Labels: map[string]string{"endpointslice.kubernetes.io/skip-mirror": "true"}},
-		Subsets: []corev1.EndpointSubset{{
-			Addresses: []corev1.EndpointAddress{{IP: ip}},
-			Ports:     []corev1.EndpointPort{{Name: "https", Port: port, Protocol: corev1.ProtocolTCP}},
-		}},
-	}
-	epStore := reg.MustLookup(schema.GroupVersionResource{Version: "v1", Resource: "endpoints"})
-	if _, _, err := epStore.Update(ctx, "default", "kubernetes", func(runtime.Object) (runtime.Object, error) { return ep, nil }, opts); err != nil {
-		return fmt.Errorf("update the kubernetes endpoints: %w", err)
-	}
-	ready, name, proto := true, "https", corev1.ProtocolTCP
-	slice := &discoveryv1.EndpointSlice{
-		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "default",
-			Labels: map[string]string{discoveryv1.LabelServiceName: "kubernetes", discoveryv1.LabelManagedBy: "kube-apiserver"}},
-		AddressType: discoveryv1.AddressTypeIPv4,
-		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{ip}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}}},
-		Ports:       []discoveryv1.EndpointPort{{Name: &name, Port: &port, Protocol: &proto}},
-	}
-	if net.ParseIP(ip).To4() == nil {
-		slice.AddressType = discoveryv1.AddressTypeIPv6
-	}
-	sliceStore := reg.MustLookup(schema.GroupVersionResource{Group: "discovery.k8s.io", Version: "v1", Resource: "endpointslices"})
-	_, err := sliceStore.Create(ctx, "default", slice, opts)
-	if apierrors.IsAlreadyExists(err) {
-		_, _, err = sliceStore.Update(ctx, "default", "kubernetes", func(runtime.Object) (runtime.Object, error) { return slice, nil }, opts)
-	}
-	if err != nil {
-		return fmt.Errorf("update the kubernetes endpointslice: %w", err)
 	}
 	return nil
 }

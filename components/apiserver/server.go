@@ -62,7 +62,6 @@ func New(ctx context.Context, o Options) (*Server, error) {
 			return nil, err
 		}
 		s.etcd, s.ownsEtcd = c, true
-		go func() { <-ctx.Done(); c.Close() }()
 	}
 	store := storage.New(s.etcd)
 	go storage.KeepProgress(ctx, s.etcd, 5*time.Second)
@@ -79,6 +78,21 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	}
 	if err := bootstrap(ctx, reg, o); err != nil {
 		return nil, err
+	}
+	withdrawn, err := announce(ctx, reg, o)
+	if err != nil {
+		return nil, err
+	}
+	if s.ownsEtcd {
+		// Close our etcd client last: after the master lease is withdrawn.
+		go func() {
+			<-ctx.Done()
+			select {
+			case <-withdrawn:
+			case <-time.After(3 * time.Second):
+			}
+			s.etcd.Close()
+		}()
 	}
 	// Every request is allowed for now: RBAC and the node authorizer come
 	// with the security issue, behind this same seam.

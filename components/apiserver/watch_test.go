@@ -241,3 +241,34 @@ func TestInformerSyncsAndSeesChanges(t *testing.T) {
 	}
 	expect("delete live")
 }
+
+// TestKubernetesEndpointsListEveryServer: two API servers on one etcd both
+// appear in the kubernetes Service's endpoints; one that stops drops out.
+func TestKubernetesEndpointsListEveryServer(t *testing.T) {
+	ctx, cs, _, _ := setup(t)
+	cp2, _ := clustertest.Start(t, cluster.ControlPlaneOptions{Name: "second", BindAddress: "127.0.0.2", EtcdServers: []string{testCP.EtcdURL}})
+	addresses := func() []string {
+		ep, err := cs.CoreV1().Endpoints("default").Get(ctx, "kubernetes", metav1.GetOptions{})
+		if err != nil || len(ep.Subsets) == 0 {
+			return nil
+		}
+		var ips []string
+		for _, a := range ep.Subsets[0].Addresses {
+			ips = append(ips, a.IP)
+		}
+		return ips
+	}
+	waitFor := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for fmt.Sprint(addresses()) != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("kubernetes endpoints %v, want %s", addresses(), want)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	waitFor("[127.0.0.1 127.0.0.2]")
+	cp2.Stop()
+	waitFor("[127.0.0.1]")
+}
