@@ -208,3 +208,39 @@ func servesResource(t *testing.T, cs kubernetes.Interface, gv, resource string) 
 	}
 	return false
 }
+
+func TestAggregatedDiscovery(t *testing.T) {
+	ctx, cs, _, _ := setup(t)
+	res := cs.CoreV1().RESTClient().Get().AbsPath("/apis").
+		SetHeader("Accept", "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json").Do(ctx)
+	var ct string
+	res.ContentType(&ct)
+	raw, err := res.Raw()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(ct, "as=APIGroupDiscoveryList") {
+		t.Fatalf("content type %q: want the aggregated discovery type", ct)
+	}
+	for _, want := range []string{`"name":"apps"`, `"resource":"deployments"`, `"subresource":"scale"`, `"kind":"Scale"`} {
+		if !strings.Contains(string(raw), want) {
+			t.Errorf("aggregated /apis lacks %s", want)
+		}
+	}
+	// client-go's discovery (which prefers the aggregated form) sees everything.
+	_, lists, err := cs.Discovery().ServerGroupsAndResources()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, l := range lists {
+		for _, r := range l.APIResources {
+			if l.GroupVersion == "apps/v1" && r.Name == "deployments/scale" {
+				found = true
+			}
+		}
+	}
+	if !found {
+		t.Fatal("client-go discovery does not list deployments/scale")
+	}
+}

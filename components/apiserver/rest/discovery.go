@@ -47,6 +47,10 @@ type Discovery struct {
 
 // ServeAPI answers GET /api.
 func (d *Discovery) ServeAPI(w http.ResponseWriter, r *http.Request) {
+	if wantsAggregated(r) {
+		d.serveAggregated(w, true)
+		return
+	}
 	writeJSON(w, http.StatusOK, &metav1.APIVersions{
 		TypeMeta:                   metav1.TypeMeta{Kind: "APIVersions"},
 		Versions:                   []string{"v1"},
@@ -106,6 +110,10 @@ func groupRank(g string) string {
 // ServeAPIs answers GET /apis and GET /apis/{group}.
 func (d *Discovery) ServeAPIs(w http.ResponseWriter, r *http.Request) {
 	group := strings.Trim(strings.TrimPrefix(r.URL.Path, "/apis"), "/")
+	if group == "" && wantsAggregated(r) {
+		d.serveAggregated(w, false)
+		return
+	}
 	groups := d.groups()
 	if group == "" {
 		writeJSON(w, http.StatusOK, &metav1.APIGroupList{TypeMeta: metav1.TypeMeta{Kind: "APIGroupList", APIVersion: "v1"}, Groups: groups})
