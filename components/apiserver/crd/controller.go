@@ -71,7 +71,7 @@ func NewController(reg *registry.Registry) *Controller {
 // Run watches CRDs until ctx ends (re-watching if the cache drops it).
 func (c *Controller) Run(ctx context.Context) {
 	for ctx.Err() == nil {
-		events, _, w, err := c.crds.Cache.Watch(ctx, c.crds.Info.Prefix(""), 0, true)
+		events, _, w, err := c.crds.Cache.Watch(ctx, c.crds.Info.Prefix(""), 0, true, "")
 		if err != nil {
 			slog.Warn("crd controller watch failed", "err", err)
 			time.Sleep(time.Second)

@@ -30,7 +30,7 @@ func Builtin() []*Info {
 		{GVK: core.WithKind("Namespace"), Resource: "namespaces", ShortNames: []string{"ns"}, Status: true,
 			New: func() runtime.Object { return &corev1.Namespace{} }, NewList: func() runtime.Object { return &corev1.NamespaceList{} },
 			Subresources: []string{"finalize"}},
-		{GVK: core.WithKind("Pod"), Resource: "pods", ShortNames: []string{"po"}, Categories: all, Namespaced: true, Status: true, Generation: true,
+		{GVK: core.WithKind("Pod"), Resource: "pods", ShortNames: []string{"po"}, Categories: all, Namespaced: true, Status: true, Generation: true, TriggerField: "spec.nodeName",
 			New: func() runtime.Object { return &corev1.Pod{} }, NewList: func() runtime.Object { return &corev1.PodList{} },
 			Subresources: []string{"binding", "log", "exec", "attach", "portforward", "eviction", "ephemeralcontainers"}},
 		{GVK: core.WithKind("Node"), Resource: "nodes", ShortNames: []string{"no"}, Status: true, KeepStatusOnCreate: true,

@@ -55,6 +55,10 @@ type Info struct {
 	// Generation: metadata.generation counts changes to everything but
 	// metadata and status (what controllers compare observedGeneration to).
 	Generation bool
+	// TriggerField is a field watchers commonly select on with one value
+	// (pods: spec.nodeName, each kubelet's watch); the watch cache indexes
+	// such watchers so an event only reaches those it can match.
+	TriggerField string
 	// TTL makes objects expire that long after their last write (Events:
 	// --event-ttl); 0 keeps them until deleted.
 	TTL time.Duration

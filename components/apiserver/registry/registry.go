@@ -6,6 +6,10 @@ import (
 	"sort"
 	"sync"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/kubelab/kubelab/components/apiserver/storage"
@@ -41,7 +45,18 @@ func (r *Registry) Etcd() *storage.Store { return r.etcd }
 // background.
 func (r *Registry) Add(info *Info) (*Store, error) {
 	ctx, cancel := context.WithCancel(r.ctx)
-	cache := storage.NewCacher(r.etcd, info.Prefix(""), info.Decode, r.CacheSize)
+	attrs := func(obj runtime.Object) (labels.Set, fields.Set) {
+		var ls labels.Set
+		if m, err := meta.Accessor(obj); err == nil {
+			ls = m.GetLabels()
+		}
+		var fs fields.Set
+		if r.strategy.Fields != nil {
+			fs = r.strategy.Fields(obj)
+		}
+		return ls, fs
+	}
+	cache := storage.NewCacher(r.etcd, info.Prefix(""), info.Decode, r.CacheSize, attrs, info.TriggerField)
 	st, err := NewStore(info, r.etcd, cache, r.strategy, r.nsCheck)
 	if err != nil {
 		cancel()

@@ -101,6 +101,18 @@ type Selectors struct {
 	Fields fields.Selector
 }
 
+// MatchesAttrs reports whether an object with these labels and fields
+// passes the selectors (the watch cache computes them once per event).
+func MatchesAttrs(l labels.Set, f fields.Set, sel Selectors) bool {
+	if sel.Labels != nil && !sel.Labels.Empty() && !sel.Labels.Matches(l) {
+		return false
+	}
+	if sel.Fields != nil && !sel.Fields.Empty() && !sel.Fields.Matches(f) {
+		return false
+	}
+	return true
+}
+
 // Matches reports whether obj passes the selectors.
 func (st *Store) Matches(obj runtime.Object, sel Selectors) bool {
 	if sel.Labels != nil && !sel.Labels.Empty() {

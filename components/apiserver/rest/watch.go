@@ -70,7 +70,11 @@ func (h *Handler) watch(w http.ResponseWriter, r *http.Request, ri *RequestInfo,
 		from = st.Cache.Rev()
 	}
 	prefix := st.Info.Prefix(ri.Namespace)
-	events, snapRev, watcher, err := st.Cache.Watch(ctx, prefix, from, initial)
+	trigger := ""
+	if st.Info.TriggerField != "" && sel.Fields != nil {
+		trigger, _ = sel.Fields.RequiresExactMatch(st.Info.TriggerField)
+	}
+	events, snapRev, watcher, err := st.Cache.Watch(ctx, prefix, from, initial, trigger)
 	if err != nil {
 		if errors.Is(err, storage.ErrTooOld) {
 			w.Header().Set("Content-Type", contentJSON)
@@ -169,8 +173,14 @@ func newWatchWriter(w http.ResponseWriter, r *http.Request, st *registry.Store, 
 }
 
 func (ww *watchWriter) send(e storage.Event) bool {
-	now := ww.st.Matches(e.Object, ww.sel)
-	before := e.Prev != nil && ww.st.Matches(e.Prev, ww.sel)
+	var now, before bool
+	if e.Fields != nil || e.Labels != nil {
+		now = registry.MatchesAttrs(e.Labels, e.Fields, ww.sel)
+		before = e.Prev != nil && registry.MatchesAttrs(e.PrevLabels, e.PrevFields, ww.sel)
+	} else {
+		now = ww.st.Matches(e.Object, ww.sel)
+		before = e.Prev != nil && ww.st.Matches(e.Prev, ww.sel)
+	}
 	typ := e.Type
 	switch e.Type {
 	case watch.Added:

@@ -25,6 +25,8 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 )
@@ -46,7 +48,14 @@ type Event struct {
 	Rev    int64
 	Object runtime.Object // for Deleted: the last state, at the deletion revision
 	Prev   runtime.Object // the state before a Modified or Deleted event
+	// Labels and Fields of Object (and of Prev), computed once per event
+	// for every watcher's selectors.
+	Labels, PrevLabels labels.Set
+	Fields, PrevFields fields.Set
 }
+
+// AttrFunc gives an object's labels and selectable fields.
+type AttrFunc func(obj runtime.Object) (labels.Set, fields.Set)
 
 const watcherBuffer = 1024
 
@@ -56,26 +65,37 @@ type Cacher struct {
 	prefix   string
 	decode   Decoder
 	capacity int
+	attrs    AttrFunc
+	// trigger is a field most watchers select on with an exact value
+	// (spec.nodeName for pods: every kubelet watches its own pods). Such
+	// watchers are indexed by that value, so an event reaches only the
+	// watchers that can match it instead of all of them.
+	trigger string
 
 	mu       sync.Mutex
 	ready    chan struct{} // closed after the first list
 	advanced chan struct{} // closed and replaced whenever rev moves
 	objects  map[string]runtime.Object
-	rev      int64   // every event up to rev has been applied
-	oldest   int64   // the ring holds every event with Rev > oldest
-	ring     []Event // recent events, oldest first
-	watchers map[*Watcher]struct{}
+	rev      int64                            // every event up to rev has been applied
+	oldest   int64                            // the ring holds every event with Rev > oldest
+	ring     []Event                          // recent events, oldest first
+	watchers map[*Watcher]struct{}            // every watcher
+	all      map[*Watcher]struct{}            // watchers not indexed by trigger
+	byValue  map[string]map[*Watcher]struct{} // trigger value -> watchers
 }
 
 // NewCacher makes a cache of every key under prefix. Call Run to fill it.
-func NewCacher(store *Store, prefix string, decode Decoder, capacity int) *Cacher {
+// attrs (optional) computes labels and fields once per event; trigger
+// (optional) names the field watchers may be indexed by.
+func NewCacher(store *Store, prefix string, decode Decoder, capacity int, attrs AttrFunc, trigger string) *Cacher {
 	if capacity <= 0 {
 		capacity = 4096
 	}
 	return &Cacher{
-		store: store, prefix: prefix, decode: decode, capacity: capacity,
+		store: store, prefix: prefix, decode: decode, capacity: capacity, attrs: attrs, trigger: trigger,
 		ready: make(chan struct{}), advanced: make(chan struct{}),
 		objects: map[string]runtime.Object{}, watchers: map[*Watcher]struct{}{},
+		all: map[*Watcher]struct{}{}, byValue: map[string]map[*Watcher]struct{}{},
 	}
 }
 
@@ -180,17 +200,45 @@ func (c *Cacher) apply(evs []*clientv3.Event, headerRev int64) {
 			}
 			c.objects[key] = obj
 		}
-		c.appendLocked(e)
-		for w := range c.watchers {
-			select {
-			case w.c <- e:
-			default:
-				slog.Info("disconnecting slow watcher", "prefix", c.prefix)
-				c.dropLocked(w)
+		if c.attrs != nil {
+			e.Labels, e.Fields = c.attrs(e.Object)
+			if e.Prev != nil {
+				e.PrevLabels, e.PrevFields = c.attrs(e.Prev)
 			}
 		}
+		c.appendLocked(e)
+		c.dispatchLocked(e)
 	}
 	c.setRevLocked(headerRev)
+}
+
+// dispatchLocked sends an event to the watchers that may want it: all the
+// unindexed ones, and the indexed ones whose value the object has now or
+// had before.
+func (c *Cacher) dispatchLocked(e Event) {
+	send := func(w *Watcher) {
+		select {
+		case w.c <- e:
+		default:
+			slog.Info("disconnecting slow watcher", "prefix", c.prefix)
+			c.dropLocked(w)
+		}
+	}
+	for w := range c.all {
+		send(w)
+	}
+	if c.trigger == "" || len(c.byValue) == 0 {
+		return
+	}
+	now, before := e.Fields[c.trigger], e.PrevFields[c.trigger]
+	for w := range c.byValue[now] {
+		send(w)
+	}
+	if before != now {
+		for w := range c.byValue[before] {
+			send(w)
+		}
+	}
 }
 
 // progress records that etcd has no more events up to rev, and offers every
@@ -299,7 +347,11 @@ func (c *Cacher) snapshotLocked(keyPrefix string) []runtime.Object {
 // revision); otherwise they replay every change after revision from. Either
 // way the watcher's channel continues with changes after the returned
 // revision, with no gap and no duplicate.
-func (c *Cacher) Watch(ctx context.Context, keyPrefix string, from int64, initial bool) ([]Event, int64, *Watcher, error) {
+//
+// triggerValue, when not empty, says the watcher only wants objects whose
+// trigger field has (or had) that value: it is indexed and skipped for
+// every other event.
+func (c *Cacher) Watch(ctx context.Context, keyPrefix string, from int64, initial bool, triggerValue string) ([]Event, int64, *Watcher, error) {
 	if from > 0 {
 		if err := c.WaitForRev(ctx, from); err != nil {
 			return nil, 0, nil, err
@@ -312,7 +364,11 @@ func (c *Cacher) Watch(ctx context.Context, keyPrefix string, from int64, initia
 	var events []Event
 	if initial {
 		for _, obj := range c.snapshotLocked(keyPrefix) {
-			events = append(events, Event{Type: watch.Added, Object: obj})
+			e := Event{Type: watch.Added, Object: obj}
+			if c.attrs != nil {
+				e.Labels, e.Fields = c.attrs(obj)
+			}
+			events = append(events, e)
 		}
 	} else {
 		if from < c.oldest {
@@ -322,15 +378,36 @@ func (c *Cacher) Watch(ctx context.Context, keyPrefix string, from int64, initia
 		events = append(events, c.ring[i:]...)
 	}
 	w := &Watcher{c: make(chan Event, watcherBuffer), cacher: c}
+	if c.trigger == "" {
+		triggerValue = ""
+	}
+	w.value, w.indexed = triggerValue, triggerValue != ""
 	c.watchers[w] = struct{}{}
+	if w.indexed {
+		if c.byValue[triggerValue] == nil {
+			c.byValue[triggerValue] = map[*Watcher]struct{}{}
+		}
+		c.byValue[triggerValue][w] = struct{}{}
+	} else {
+		c.all[w] = struct{}{}
+	}
 	return events, c.rev, w, nil
 }
 
 func (c *Cacher) dropLocked(w *Watcher) {
-	if _, ok := c.watchers[w]; ok {
-		delete(c.watchers, w)
-		close(w.c)
+	if _, ok := c.watchers[w]; !ok {
+		return
 	}
+	delete(c.watchers, w)
+	if w.indexed {
+		delete(c.byValue[w.value], w)
+		if len(c.byValue[w.value]) == 0 {
+			delete(c.byValue, w.value)
+		}
+	} else {
+		delete(c.all, w)
+	}
+	close(w.c)
 }
 
 func (c *Cacher) stopAll() {
@@ -344,8 +421,10 @@ func (c *Cacher) stopAll() {
 // Watcher receives the cache's events. Its channel closes when the watcher
 // is stopped, falls behind, or the cache restarts.
 type Watcher struct {
-	c      chan Event
-	cacher *Cacher
+	c       chan Event
+	cacher  *Cacher
+	value   string // trigger value it is indexed under
+	indexed bool
 }
 
 // Events is the stream of changes (and bookmarks).

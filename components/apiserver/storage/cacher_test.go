@@ -13,6 +13,8 @@ import (
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 )
@@ -62,7 +64,7 @@ func startCacher(t *testing.T, s *Store, capacity int) *Cacher {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	c := NewCacher(s, "/registry/things/", decodeU, capacity)
+	c := NewCacher(s, "/registry/things/", decodeU, capacity, nil, "")
 	go c.Run(ctx)
 	if err := c.WaitReady(ctx); err != nil {
 		t.Fatal(err)
@@ -106,7 +108,7 @@ func TestCacherReplayAndLive(t *testing.T) {
 	if err := c.WaitForRev(ctx, r3); err != nil {
 		t.Fatal(err)
 	}
-	events, _, w, err := c.Watch(ctx, "/registry/things/", r1-1, false)
+	events, _, w, err := c.Watch(ctx, "/registry/things/", r1-1, false, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +143,7 @@ func TestCacherTooOld(t *testing.T) {
 	if err := c.WaitForRev(ctx, first+19); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, _, err := c.Watch(ctx, "/registry/things/", first, false); !errors.Is(err, ErrTooOld) {
+	if _, _, _, err := c.Watch(ctx, "/registry/things/", first, false, ""); !errors.Is(err, ErrTooOld) {
 		t.Fatalf("watch from an evicted revision: want ErrTooOld, got %v", err)
 	}
 	objs, rev := c.Snapshot("/registry/things/")
@@ -172,7 +174,7 @@ func TestCacherDropsSlowWatcher(t *testing.T) {
 	s := New(startEtcd(t))
 	ctx := context.Background()
 	c := startCacher(t, s, 0)
-	_, _, w, err := c.Watch(ctx, "/registry/things/", c.Rev(), false)
+	_, _, w, err := c.Watch(ctx, "/registry/things/", c.Rev(), false, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,5 +210,57 @@ func TestCacherDropsSlowWatcher(t *testing.T) {
 		case <-deadline:
 			t.Fatal("a watcher that never read was not disconnected")
 		}
+	}
+}
+
+func TestCacherTriggerIndex(t *testing.T) {
+	s := New(startEtcd(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	attrs := func(o runtime.Object) (labels.Set, fields.Set) {
+		node, _, _ := unstructured.NestedString(o.(*unstructured.Unstructured).Object, "spec", "nodeName")
+		return nil, fields.Set{"spec.nodeName": node}
+	}
+	c := NewCacher(s, "/registry/pods/", decodeU, 0, attrs, "spec.nodeName")
+	go c.Run(ctx)
+	if err := c.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	watch := func(value string) *Watcher {
+		_, _, w, err := c.Watch(ctx, "/registry/pods/", c.Rev(), false, value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(w.Stop)
+		return w
+	}
+	n1, n2, all := watch("n1"), watch("n2"), watch("")
+	pod := func(node string) []byte {
+		b, _ := json.Marshal(map[string]interface{}{"apiVersion": "v1", "kind": "Pod", "metadata": map[string]interface{}{"name": "p"},
+			"spec": map[string]interface{}{"nodeName": node}})
+		return b
+	}
+	rev, err := s.Create(ctx, "/registry/pods/p", pod("n1"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Update(ctx, "/registry/pods/p", pod("n2"), rev, 0); err != nil {
+		t.Fatal(err)
+	}
+	count := func(w *Watcher) int {
+		n := 0
+		for {
+			select {
+			case <-w.Events():
+				n++
+			case <-time.After(300 * time.Millisecond):
+				return n
+			}
+		}
+	}
+	// n1 sees the create and the move away; n2 sees only the move in; the
+	// unindexed watcher sees both.
+	if got := []int{count(n1), count(n2), count(all)}; got[0] != 2 || got[1] != 1 || got[2] != 2 {
+		t.Fatalf("events seen by n1, n2, all = %v, want [2 1 2]", got)
 	}
 }
