@@ -65,7 +65,11 @@ func (h *Handler) patch(w http.ResponseWriter, r *http.Request, ri *RequestInfo,
 			}
 		}
 		fn = func(cur runtime.Object) (runtime.Object, error) {
-			return st.Apply(cur, applied, opts)
+			out, err := st.Apply(cur, applied, opts)
+			if err == nil && cur != nil {
+				unlessPatched(out, cur) // retry on conflicts, like other patches
+			}
+			return out, err
 		}
 	case patchJSON, patchMerge, patchStrategic:
 		if pt == patchStrategic && st.Info.IsCustom() {
