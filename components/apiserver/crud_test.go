@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -322,5 +323,54 @@ func TestBootstrapObjects(t *testing.T) {
 	}
 	if _, err := cs.RbacV1().ClusterRoleBindings().Get(ctx, "cluster-admin", metav1.GetOptions{}); err != nil {
 		t.Errorf("clusterrolebinding cluster-admin: %v", err)
+	}
+}
+
+func TestPaginatedList(t *testing.T) {
+	ctx, cs, _, ns := setup(t)
+	cms := cs.CoreV1().ConfigMaps(ns)
+	for i := 0; i < 7; i++ {
+		labels := map[string]string{"even": fmt.Sprint(i%2 == 0)}
+		if _, err := cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("cm-%d", i), Labels: labels}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		selector string
+		want     int
+	}{{"", 7}, {"even=true", 5}} { // 4 even ones, and the late one the first listing added
+		var names []string
+		opts := metav1.ListOptions{Limit: 3, LabelSelector: tc.selector}
+		first := ""
+		for pages := 0; ; pages++ {
+			list, err := cms.List(ctx, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if first == "" {
+				first = list.ResourceVersion
+				// A write between pages must not show up: every page is
+				// the collection as of the first one.
+				if _, err := cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{GenerateName: "late-", Labels: map[string]string{"even": "true"}}}, metav1.CreateOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if len(list.Items) > 3 || list.ResourceVersion != first {
+				t.Fatalf("page %d: %d items at rv %s (first page rv %s)", pages, len(list.Items), list.ResourceVersion, first)
+			}
+			for _, cm := range list.Items {
+				names = append(names, cm.Name)
+			}
+			if list.Continue == "" {
+				break
+			}
+			opts.Continue = list.Continue
+		}
+		if len(names) != tc.want {
+			t.Fatalf("selector %q: paged through %d objects %v, want %d", tc.selector, len(names), names, tc.want)
+		}
+	}
+	if _, err := cms.List(ctx, metav1.ListOptions{Limit: 1, Continue: "garbage"}); !apierrors.IsBadRequest(err) {
+		t.Fatalf("bad continue token: want 400, got %v", err)
 	}
 }

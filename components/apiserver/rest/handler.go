@@ -111,20 +111,27 @@ func (h *Handler) selectors(r *http.Request, st *registry.Store) (registry.Selec
 	return sel, nil
 }
 
-// list answers a collection read straight from etcd (a consistent read: it
-// sees every write that finished before it started).
+// list answers a collection: a consistent read (it sees every write that
+// finished before it started), in chunks when the client asks (?limit=).
 func (h *Handler) list(w http.ResponseWriter, r *http.Request, ri *RequestInfo, st *registry.Store) {
 	sel, err := h.selectors(r, st)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	items, rev, err := st.List(r.Context(), ri.Namespace, sel)
+	var limit int64
+	if l := r.URL.Query().Get("limit"); l != "" {
+		if limit, err = strconv.ParseInt(l, 10, 64); err != nil || limit < 0 {
+			writeError(w, apierrors.NewBadRequest(fmt.Sprintf("invalid limit %q", l)))
+			return
+		}
+	}
+	page, err := st.ListPage(r.Context(), ri.Namespace, sel, limit, r.URL.Query().Get("continue"))
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	writeList(w, r, st, items, metav1.ListMeta{ResourceVersion: strconv.FormatInt(rev, 10)})
+	writeList(w, r, st, page.Items, metav1.ListMeta{ResourceVersion: strconv.FormatInt(page.Rev, 10), Continue: page.Continue})
 }
 
 // writeOptions reads dryRun, fieldManager and force from the query.

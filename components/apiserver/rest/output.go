@@ -92,6 +92,7 @@ func writeList(w http.ResponseWriter, r *http.Request, st *registry.Store, items
 		}
 		if la, err := meta.ListAccessor(list); err == nil {
 			la.SetResourceVersion(lm.ResourceVersion)
+			la.SetContinue(lm.Continue)
 		}
 		writeJSON(w, http.StatusOK, list)
 	}

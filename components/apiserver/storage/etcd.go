@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -159,4 +160,24 @@ func (s *Store) Count(ctx context.Context, prefix string) (int64, error) {
 		return 0, fmt.Errorf("count %s in etcd: %w", prefix, err)
 	}
 	return resp.Count, nil
+}
+
+// ErrCompacted means a read asked for a revision etcd no longer has.
+var ErrCompacted = errors.New("revision compacted")
+
+// Page reads up to limit keys in [from, end) as they were at revision rev,
+// and reports whether more follow: one chunk of a paginated list.
+func (s *Store) Page(ctx context.Context, from, end string, rev, limit int64) ([]KV, bool, error) {
+	resp, err := s.client.Get(ctx, from, clientv3.WithRange(end), clientv3.WithRev(rev), clientv3.WithLimit(limit))
+	if err != nil {
+		if errors.Is(err, rpctypes.ErrCompacted) {
+			return nil, false, fmt.Errorf("read %s at revision %d: %w", from, rev, ErrCompacted)
+		}
+		return nil, false, fmt.Errorf("read %s from etcd: %w", from, err)
+	}
+	out := make([]KV, 0, len(resp.Kvs))
+	for _, kv := range resp.Kvs {
+		out = append(out, KV{Key: string(kv.Key), Value: kv.Value, ModRevision: kv.ModRevision})
+	}
+	return out, resp.More, nil
 }
