@@ -41,7 +41,7 @@ func TestRun(t *testing.T) {
 	}
 
 	// A ReplicaSet whose owner never existed is garbage.
-	must(t, create(ctx, kube.CoreV1().Namespaces(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "demo"}}))
+	clustertest.Create(t, ctx, kube.CoreV1().Namespaces(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "demo"}})
 	labels := map[string]string{"app": "web"}
 	rs := &appsv1.ReplicaSet{
 		ObjectMeta: metav1.ObjectMeta{Name: "web-1", OwnerReferences: []metav1.OwnerReference{
@@ -50,14 +50,14 @@ func TestRun(t *testing.T) {
 			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
 				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "nginx"}}}}},
 	}
-	must(t, create(ctx, kube.AppsV1().ReplicaSets("demo"), rs))
+	clustertest.Create(t, ctx, kube.AppsV1().ReplicaSets("demo"), rs)
 	waitNotFound(t, ctx, "the ownerless replicaset", func() error {
 		_, err := kube.AppsV1().ReplicaSets("demo").Get(ctx, "web-1", metav1.GetOptions{})
 		return err
 	})
 
-	must(t, create(ctx, kube.CoreV1().ConfigMaps("demo"), &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "settings"}}))
-	must(t, kube.CoreV1().Namespaces().Delete(ctx, "demo", metav1.DeleteOptions{}))
+	clustertest.Create(t, ctx, kube.CoreV1().ConfigMaps("demo"), &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "settings"}})
+	clustertest.Must(t, kube.CoreV1().Namespaces().Delete(ctx, "demo", metav1.DeleteOptions{}))
 	waitNotFound(t, ctx, "the namespace", func() error {
 		_, err := kube.CoreV1().Namespaces().Get(ctx, "demo", metav1.GetOptions{})
 		return err
@@ -66,20 +66,6 @@ func TestRun(t *testing.T) {
 	stop()
 	if err := <-done; err != nil {
 		t.Errorf("Run: %v", err)
-	}
-}
-
-func create[T any](ctx context.Context, client interface {
-	Create(context.Context, T, metav1.CreateOptions) (T, error)
-}, obj T) error {
-	_, err := client.Create(ctx, obj, metav1.CreateOptions{})
-	return err
-}
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -45,4 +46,23 @@ func Start(t testing.TB, o cluster.ControlPlaneOptions) (*cluster.ControlPlane, 
 	}
 	cfg.QPS, cfg.Burst = 1000, 1000
 	return cp, cfg
+}
+
+// Create calls Create on any typed client and fails the test on error:
+// `clustertest.Create(t, ctx, kube.CoreV1().ConfigMaps(ns), cm)`.
+func Create[T any](t testing.TB, ctx context.Context, client interface {
+	Create(context.Context, T, metav1.CreateOptions) (T, error)
+}, obj T) {
+	t.Helper()
+	if _, err := client.Create(ctx, obj, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Must fails the test on a non-nil error.
+func Must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
 }

@@ -42,12 +42,12 @@ func TestDeleteNamespace(t *testing.T) {
 
 	// A namespace with a ConfigMap, a Deployment, and a ConfigMap that a
 	// finalizer of ours holds until we let it go.
-	must(t, create(ctx, kube.CoreV1().Namespaces(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "demo"}}))
-	must(t, create(ctx, kube.CoreV1().ConfigMaps("demo"), &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "settings"}, Data: map[string]string{"a": "b"}}))
-	must(t, create(ctx, kube.CoreV1().ConfigMaps("demo"), &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "held", Finalizers: []string{"test.kubelab.io/hold"}}}))
-	must(t, create(ctx, kube.AppsV1().Deployments("demo"), deployment("web")))
+	clustertest.Create(t, ctx, kube.CoreV1().Namespaces(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "demo"}})
+	clustertest.Create(t, ctx, kube.CoreV1().ConfigMaps("demo"), &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "settings"}, Data: map[string]string{"a": "b"}})
+	clustertest.Create(t, ctx, kube.CoreV1().ConfigMaps("demo"), &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "held", Finalizers: []string{"test.kubelab.io/hold"}}})
+	clustertest.Create(t, ctx, kube.AppsV1().Deployments("demo"), deployment("web"))
 
-	must(t, kube.CoreV1().Namespaces().Delete(ctx, "demo", metav1.DeleteOptions{}))
+	clustertest.Must(t, kube.CoreV1().Namespaces().Delete(ctx, "demo", metav1.DeleteOptions{}))
 
 	// The held ConfigMap keeps the namespace, and the conditions say why.
 	waitFor(t, ctx, "the namespace to report the held ConfigMap", func() (bool, error) {
@@ -77,7 +77,7 @@ func TestDeleteNamespace(t *testing.T) {
 
 	// Let the ConfigMap go: the namespace follows.
 	_, err = kube.CoreV1().ConfigMaps("demo").Patch(ctx, "held", types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{})
-	must(t, err)
+	clustertest.Must(t, err)
 	waitFor(t, ctx, "the namespace to disappear", func() (bool, error) {
 		_, err := kube.CoreV1().Namespaces().Get(ctx, "demo", metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
@@ -104,21 +104,6 @@ func deployment(name string) *appsv1.Deployment {
 				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "nginx"}}},
 			},
 		},
-	}
-}
-
-// create calls Create on any typed client.
-func create[T any](ctx context.Context, client interface {
-	Create(context.Context, T, metav1.CreateOptions) (T, error)
-}, obj T) error {
-	_, err := client.Create(ctx, obj, metav1.CreateOptions{})
-	return err
-}
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
 	}
 }
 
