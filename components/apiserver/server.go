@@ -51,15 +51,21 @@ func Run(ctx context.Context, o Options) error {
 // New connects to etcd, registers every resource, waits for the watch
 // caches, creates the default namespaces and the `kubernetes` Service, and
 // prepares TLS. Watch caches and controllers live until ctx ends.
-func New(ctx context.Context, o Options) (*Server, error) {
+func New(ctx context.Context, o Options) (_ *Server, err error) {
 	o.Defaults()
 	s := &Server{opts: o}
+	defer func() {
+		// A server that failed to start must not leave its etcd client open.
+		if err != nil && s.ownsEtcd {
+			s.etcd.Close()
+		}
+	}()
 	if o.EtcdClient != nil {
 		s.etcd = o.EtcdClient
 	} else {
-		c, err := dialEtcd(o)
-		if err != nil {
-			return nil, err
+		c, derr := dialEtcd(o)
+		if derr != nil {
+			return nil, derr
 		}
 		s.etcd, s.ownsEtcd = c, true
 	}
