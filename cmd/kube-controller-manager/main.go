@@ -23,6 +23,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kubelab/kubelab/components/controllers"
+	"github.com/kubelab/kubelab/components/leader"
 	"github.com/kubelab/kubelab/components/logging"
 )
 
@@ -35,11 +36,12 @@ func main() {
 
 func newCommand() *cobra.Command {
 	var (
-		o           controllers.Options
-		bindAddress string
-		port        int
-		logFormat   string
-		verbosity   int
+		o                        = controllers.Options{Settings: controllers.DefaultSettings(), LeaderElection: leader.Defaults("kube-controller-manager")}
+		clusterCIDR, serviceCIDR string
+		bindAddress              string
+		port                     int
+		logFormat                string
+		verbosity                int
 	)
 	cmd := &cobra.Command{
 		Use:   "kube-controller-manager",
@@ -70,6 +72,8 @@ Example (the hard way's controller node):
 
 			var ready atomic.Bool
 			o.Started = func() { ready.Store(true) }
+			o.Settings.ClusterCIDRs = splitList(clusterCIDR)
+			o.Settings.ServiceCIDRs = splitList(serviceCIDR)
 			if port > 0 {
 				srv, err := serveHealth(net.JoinHostPort(bindAddress, strconv.Itoa(port)), &ready)
 				if err != nil {
@@ -84,6 +88,21 @@ Example (the hard way's controller node):
 	f.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig with the API server's address and this component's credentials (default: in-cluster)")
 	f.StringSliceVar(&o.Controllers, "controllers", []string{"*"},
 		"controllers to run: '*' for all, 'name' to enable one, '-name' to disable one (known: "+strings.Join(controllers.KnownControllers(), ", ")+")")
+	st := &o.Settings
+	f.DurationVar(&st.NodeMonitorPeriod, "node-monitor-period", st.NodeMonitorPeriod, "how often the node lifecycle controller checks node heartbeats")
+	f.DurationVar(&st.NodeMonitorGracePeriod, "node-monitor-grace-period", st.NodeMonitorGracePeriod,
+		"how long a node may miss heartbeats before it is marked Ready=Unknown and tainted node.kubernetes.io/unreachable")
+	f.DurationVar(&st.NodeStartupGracePeriod, "node-startup-grace-period", st.NodeStartupGracePeriod, "how long a new node may take to first report Ready")
+	f.BoolVar(&st.AllocateNodeCIDRs, "allocate-node-cidrs", false, "give each node a pod CIDR from --cluster-cidr in spec.podCIDR(s)")
+	f.StringVar(&clusterCIDR, "cluster-cidr", "", "the pod network, e.g. 10.200.0.0/16 (two comma-separated CIDRs for dual-stack)")
+	f.IntVar(&st.NodeCIDRMaskSizeIPv4, "node-cidr-mask-size-ipv4", st.NodeCIDRMaskSizeIPv4, "prefix length of each node's IPv4 pod CIDR")
+	f.IntVar(&st.NodeCIDRMaskSizeIPv6, "node-cidr-mask-size-ipv6", st.NodeCIDRMaskSizeIPv6, "prefix length of each node's IPv6 pod CIDR")
+	f.StringVar(&serviceCIDR, "service-cluster-ip-range", "", "the Service network, kept out of node pod CIDRs")
+	f.IntVar(&st.TerminatedPodGCThreshold, "terminated-pod-gc-threshold", st.TerminatedPodGCThreshold, "terminated pods to keep before the oldest are deleted")
+	f.DurationVar(&st.HPASyncPeriod, "horizontal-pod-autoscaler-sync-period", st.HPASyncPeriod, "how often HorizontalPodAutoscalers are evaluated")
+	f.DurationVar(&st.HPADownscaleStabilization, "horizontal-pod-autoscaler-downscale-stabilization", st.HPADownscaleStabilization,
+		"how far back the autoscaler looks before scaling down (the highest recent recommendation wins)")
+	leader.AddFlags(f, &o.LeaderElection)
 	f.StringVar(&bindAddress, "bind-address", "0.0.0.0", "IP address to serve /healthz, /readyz and /metrics on")
 	f.IntVar(&port, "port", 10252, "port to serve /healthz, /readyz and /metrics on over HTTP (0 disables)")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
@@ -122,4 +141,15 @@ func shutdown(srv *http.Server) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(ctx)
+}
+
+// splitList splits a comma-separated flag value, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }

@@ -26,15 +26,15 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/tools/record"
 
-	"github.com/kubelab/kubelab/components/controllers/garbagecollector"
-	"github.com/kubelab/kubelab/components/controllers/namespace"
+	"github.com/kubelab/kubelab/components/leader"
 )
 
 // Options configure the controller manager.
@@ -50,6 +50,79 @@ type Options struct {
 	// Started, if set, is called once every enabled controller is running
 	// (a /readyz handler can use it).
 	Started func()
+	// LeaderElection: with it enabled, the controllers run only while this
+	// process holds the kube-system/kube-controller-manager Lease.
+	LeaderElection leader.Config
+	// Settings are the per-controller knobs (upstream's flags).
+	Settings Settings
+}
+
+// Settings are the controllers' tunables, named after upstream's flags.
+// Zero values mean upstream's defaults (see DefaultSettings).
+type Settings struct {
+	// NodeMonitorPeriod: how often the node lifecycle controller looks at
+	// node heartbeats (--node-monitor-period, 5s).
+	NodeMonitorPeriod time.Duration
+	// NodeMonitorGracePeriod: how long a node may stay silent before it is
+	// marked Ready=Unknown and tainted unreachable (--node-monitor-grace-period, 50s).
+	NodeMonitorGracePeriod time.Duration
+	// NodeStartupGracePeriod: the same for a node that never reported
+	// (--node-startup-grace-period, 60s).
+	NodeStartupGracePeriod time.Duration
+	// AllocateNodeCIDRs turns on node IPAM (--allocate-node-cidrs).
+	AllocateNodeCIDRs bool
+	// ClusterCIDRs: the pod network, one or two (dual-stack) CIDRs
+	// (--cluster-cidr, comma separated).
+	ClusterCIDRs []string
+	// NodeCIDRMaskSizeIPv4 / IPv6: the size of each node's pod CIDR
+	// (--node-cidr-mask-size-ipv4 24, --node-cidr-mask-size-ipv6 64).
+	NodeCIDRMaskSizeIPv4, NodeCIDRMaskSizeIPv6 int
+	// ServiceCIDRs are kept out of node CIDRs (--service-cluster-ip-range).
+	ServiceCIDRs []string
+	// TerminatedPodGCThreshold: terminated pods kept before podgc deletes
+	// the oldest (--terminated-pod-gc-threshold, 12500).
+	TerminatedPodGCThreshold int
+	// HPASyncPeriod: how often autoscalers are evaluated
+	// (--horizontal-pod-autoscaler-sync-period, 15s).
+	HPASyncPeriod time.Duration
+	// HPADownscaleStabilization: the window for scale-down recommendations
+	// (--horizontal-pod-autoscaler-downscale-stabilization, 5m).
+	HPADownscaleStabilization time.Duration
+}
+
+// DefaultSettings are upstream's defaults.
+func DefaultSettings() Settings {
+	return Settings{
+		NodeMonitorPeriod: 5 * time.Second, NodeMonitorGracePeriod: 50 * time.Second, NodeStartupGracePeriod: 60 * time.Second,
+		NodeCIDRMaskSizeIPv4: 24, NodeCIDRMaskSizeIPv6: 64,
+		TerminatedPodGCThreshold: 12500,
+		HPASyncPeriod:            15 * time.Second, HPADownscaleStabilization: 5 * time.Minute,
+	}
+}
+
+// withDefaults fills zero fields from DefaultSettings.
+func (s Settings) withDefaults() Settings {
+	d := DefaultSettings()
+	setDur := func(v *time.Duration, def time.Duration) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	setDur(&s.NodeMonitorPeriod, d.NodeMonitorPeriod)
+	setDur(&s.NodeMonitorGracePeriod, d.NodeMonitorGracePeriod)
+	setDur(&s.NodeStartupGracePeriod, d.NodeStartupGracePeriod)
+	setDur(&s.HPASyncPeriod, d.HPASyncPeriod)
+	setDur(&s.HPADownscaleStabilization, d.HPADownscaleStabilization)
+	if s.NodeCIDRMaskSizeIPv4 == 0 {
+		s.NodeCIDRMaskSizeIPv4 = d.NodeCIDRMaskSizeIPv4
+	}
+	if s.NodeCIDRMaskSizeIPv6 == 0 {
+		s.NodeCIDRMaskSizeIPv6 = d.NodeCIDRMaskSizeIPv6
+	}
+	if s.TerminatedPodGCThreshold == 0 {
+		s.TerminatedPodGCThreshold = d.TerminatedPodGCThreshold
+	}
+	return s
 }
 
 // A starter builds one controller from the manager's clients and returns
@@ -57,36 +130,19 @@ type Options struct {
 type starter func(c *clients) (run func(context.Context) error, err error)
 
 // starters are the controllers this manager knows, by --controllers name.
-var starters = map[string]starter{
-	"namespace": func(c *clients) (func(context.Context) error, error) {
-		cfg := c.config("namespace-controller")
-		kube, err := kubernetes.NewForConfig(cfg)
-		if err != nil {
-			return nil, err
-		}
-		dyn, err := dynamic.NewForConfig(cfg)
-		if err != nil {
-			return nil, err
-		}
-		ns, err := namespace.New(kube, dyn, c.informers.Core().V1().Namespaces())
-		if err != nil {
-			return nil, err
-		}
-		return func(ctx context.Context) error { return ns.Run(ctx, 10) }, nil // upstream --concurrent-namespace-syncs=10
-	},
-	"garbagecollector": func(c *clients) (func(context.Context) error, error) {
-		cfg := c.config("generic-garbage-collector")
-		kube, err := kubernetes.NewForConfig(cfg)
-		if err != nil {
-			return nil, err
-		}
-		md, err := metadata.NewForConfig(cfg)
-		if err != nil {
-			return nil, err
-		}
-		gc := garbagecollector.New(md, kube.Discovery())
-		return func(ctx context.Context) error { return gc.Run(ctx, 20) }, nil // upstream --concurrent-gc-syncs=20
-	},
+// Each controller's start_<name>.go registers itself; a controller is one
+// package plus one small file here.
+var starters = map[string]starter{}
+
+// disabledByDefault are controllers "*" does not select (like upstream's
+// bootstrapsigner): they run only when named.
+var disabledByDefault = map[string]bool{}
+
+func register(name string, s starter) {
+	if _, dup := starters[name]; dup {
+		panic("controller registered twice: " + name)
+	}
+	starters[name] = s
 }
 
 // KnownControllers lists the controller names, sorted.
@@ -111,23 +167,26 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	registerWorkqueueMetrics()
-	// The seam for leader election: with several controller managers (one
-	// per control-plane node), only the leader may run the loops, or they
-	// would fight. It arrives with its own issue; until then we lead.
-	return lead(ctx, func(ctx context.Context) error { return runControllers(ctx, cfg, names, o.Started) })
+	// With several controller managers (one per control-plane node), only
+	// the leader may run the loops, or they would fight over every object.
+	le := o.LeaderElection
+	if le.Name == "" {
+		le.Namespace, le.Name = "kube-system", "kube-controller-manager"
+	}
+	return leader.Run(ctx, cfg, le, func(ctx context.Context) error {
+		return runControllers(ctx, cfg, names, o.Settings.withDefaults(), o.Started)
+	})
 }
 
-// lead runs fn while this process is the leader. Without leader election,
-// that is right away and until ctx ends.
-func lead(ctx context.Context, fn func(context.Context) error) error { return fn(ctx) }
-
-func runControllers(ctx context.Context, cfg *rest.Config, names []string, started func()) error {
+func runControllers(ctx context.Context, cfg *rest.Config, names []string, settings Settings, started func()) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	c, err := newClients(cfg)
 	if err != nil {
 		return err
 	}
+	c.settings = settings
+	defer c.stopRecorders()
 
 	runs := map[string]func(context.Context) error{}
 	for _, name := range names {
@@ -187,7 +246,7 @@ func enabled(selection []string) ([]string, error) {
 	}
 	var out []string
 	for _, name := range KnownControllers() {
-		if v, set := on[name]; (set && v) || (!set && star) {
+		if v, set := on[name]; (set && v) || (!set && star && !disabledByDefault[name]) {
 			out = append(out, name)
 		}
 	}
@@ -217,6 +276,10 @@ func restConfig(o Options) (*rest.Config, error) {
 type clients struct {
 	cfg       *rest.Config
 	informers informers.SharedInformerFactory
+	settings  Settings
+
+	mu           sync.Mutex
+	broadcasters []record.EventBroadcaster
 }
 
 func newClients(cfg *rest.Config) (*clients, error) {
@@ -237,4 +300,34 @@ func newClients(cfg *rest.Config) (*clients, error) {
 
 func (c *clients) config(agent string) *rest.Config {
 	return rest.AddUserAgent(rest.CopyConfig(c.cfg), "kube-controller-manager/"+agent)
+}
+
+// kube is a typed client for the named controller.
+func (c *clients) kube(agent string) (kubernetes.Interface, error) {
+	kube, err := kubernetes.NewForConfig(c.config(agent))
+	if err != nil {
+		return nil, fmt.Errorf("build client for %s: %w", agent, err)
+	}
+	return kube, nil
+}
+
+// recorder returns an EventRecorder that writes core/v1 Events as the
+// named component ("replicaset-controller"), the source `kubectl describe`
+// shows under Events. Repeated events are aggregated into counts by
+// client-go's correlator, as upstream.
+func (c *clients) recorder(kube kubernetes.Interface, component string) record.EventRecorder {
+	b := record.NewBroadcaster()
+	b.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kube.CoreV1().Events("")})
+	c.mu.Lock()
+	c.broadcasters = append(c.broadcasters, b)
+	c.mu.Unlock()
+	return b.NewRecorder(scheme.Scheme, corev1.EventSource{Component: component})
+}
+
+func (c *clients) stopRecorders() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, b := range c.broadcasters {
+		b.Shutdown()
+	}
 }
