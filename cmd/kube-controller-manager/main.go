@@ -102,6 +102,7 @@ Example (the hard way's controller node):
 	f.DurationVar(&st.HPASyncPeriod, "horizontal-pod-autoscaler-sync-period", st.HPASyncPeriod, "how often HorizontalPodAutoscalers are evaluated")
 	f.DurationVar(&st.HPADownscaleStabilization, "horizontal-pod-autoscaler-downscale-stabilization", st.HPADownscaleStabilization,
 		"how far back the autoscaler looks before scaling down (the highest recent recommendation wins)")
+	f.StringVar(&st.RootCAFile, "root-ca-file", "", "cluster CA certificate to publish as the kube-root-ca.crt ConfigMap in every namespace")
 	leader.AddFlags(f, &o.LeaderElection)
 	f.StringVar(&bindAddress, "bind-address", "0.0.0.0", "IP address to serve /healthz, /readyz and /metrics on")
 	f.IntVar(&port, "port", 10252, "port to serve /healthz, /readyz and /metrics on over HTTP (0 disables)")

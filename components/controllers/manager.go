@@ -88,6 +88,9 @@ type Settings struct {
 	// HPADownscaleStabilization: the window for scale-down recommendations
 	// (--horizontal-pod-autoscaler-downscale-stabilization, 5m).
 	HPADownscaleStabilization time.Duration
+	// RootCAFile is the cluster CA certificate published into every
+	// namespace as the kube-root-ca.crt ConfigMap (--root-ca-file).
+	RootCAFile string
 }
 
 // DefaultSettings are upstream's defaults.
