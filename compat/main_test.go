@@ -30,7 +30,10 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/client-go/tools/clientcmd"
+
 	"github.com/kubelab/kubelab/components/cluster"
+	"github.com/kubelab/kubelab/components/hollownode"
 )
 
 var (
@@ -56,6 +59,11 @@ const (
 	// haveNamespaceController: emptying and removing a deleted namespace.
 	haveNamespaceController = true
 )
+
+// nodePrefix names the suite's hollow nodes (compat-node-0..2): Node
+// objects whose pods an in-process agent reports Running and Ready, so
+// Deployments roll out and Jobs complete without containers.
+const nodePrefix = "compat-node-"
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
@@ -84,12 +92,24 @@ func run(m *testing.M) int {
 		Port:        -1,
 		EtcdPort:    -1,
 		Controllers: []string{"*"},
+		Scheduler:   true,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "compat: start control plane:", err)
 		return 1
 	}
 	defer cp.Stop()
+	cfg, err := clientcmd.BuildConfigFromFlags("", cp.AdminKubeconfig)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "compat:", err)
+		return 1
+	}
+	nodes, err := hollownode.Start(context.Background(), cfg, hollownode.Options{Count: 3, NamePrefix: nodePrefix, Cleanup: true})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "compat: start hollow nodes:", err)
+		return 1
+	}
+	defer nodes.Stop()
 	adminKubeconfig, serverURL = cp.AdminKubeconfig, cp.URL
 	fmt.Fprintf(os.Stderr, "compat: control plane at %s (started in %s), kubectl %s\n",
 		cp.URL, time.Since(start).Round(time.Millisecond), kubectlPath)
@@ -427,6 +447,22 @@ func (tb table) row(t *testing.T, col, v string) map[string]string {
 	}
 	t.Fatalf("no row with %s=%q in %q", col, v, tb.Rows)
 	return nil
+}
+
+// column returns the cells of the named column.
+func (tb table) column(name string) []string {
+	var out []string
+	for i, h := range tb.Header {
+		if h != name {
+			continue
+		}
+		for _, r := range tb.Rows {
+			if i < len(r) {
+				out = append(out, r[i])
+			}
+		}
+	}
+	return out
 }
 
 // names returns the NAME column.

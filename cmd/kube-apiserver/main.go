@@ -70,6 +70,8 @@ Example (the hard way's controller node):
 	f.BoolVar(&o.AnonymousAuth, "anonymous-auth", false, "let requests without credentials in as system:anonymous")
 	f.StringVar(&o.ServiceClusterIPRange, "service-cluster-ip-range", "10.32.0.0/24", "CIDR(s) for Service cluster IPs (two, comma separated, for dual-stack)")
 	f.StringVar(&o.ServiceNodePortRange, "service-node-port-range", "30000-32767", "port range for NodePort Services")
+	f.Int64Var(&o.DefaultNotReadyTolerationSeconds, "default-not-ready-toleration-seconds", 300, "tolerationSeconds of the node.kubernetes.io/not-ready:NoExecute toleration added to every pod that has none")
+	f.Int64Var(&o.DefaultUnreachableTolerationSeconds, "default-unreachable-toleration-seconds", 300, "tolerationSeconds of the node.kubernetes.io/unreachable:NoExecute toleration added to every pod that has none")
 	f.DurationVar(&o.EventTTL, "event-ttl", time.Hour, "how long Events are kept before etcd expires them")
 	f.IntVar(&o.WatchCacheSize, "watch-cache-size", 4096, "recent events kept per resource for resuming watches")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")

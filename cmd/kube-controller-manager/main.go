@@ -93,6 +93,10 @@ Example (the hard way's controller node):
 	f.DurationVar(&st.NodeMonitorGracePeriod, "node-monitor-grace-period", st.NodeMonitorGracePeriod,
 		"how long a node may miss heartbeats before it is marked Ready=Unknown and tainted node.kubernetes.io/unreachable")
 	f.DurationVar(&st.NodeStartupGracePeriod, "node-startup-grace-period", st.NodeStartupGracePeriod, "how long a new node may take to first report Ready")
+	f.Float32Var(&st.NodeEvictionRate, "node-eviction-rate", st.NodeEvictionRate, "nodes per second whose pods may be evicted (NoExecute taint) in a healthy zone")
+	f.Float32Var(&st.SecondaryNodeEvictionRate, "secondary-node-eviction-rate", st.SecondaryNodeEvictionRate, "the same in a partially disrupted zone of a large cluster")
+	f.Float32Var(&st.UnhealthyZoneThreshold, "unhealthy-zone-threshold", st.UnhealthyZoneThreshold, "share of not-ready nodes (at least 3) that makes a zone partially disrupted")
+	f.IntVar(&st.LargeClusterSizeThreshold, "large-cluster-size-threshold", st.LargeClusterSizeThreshold, "above this many nodes a disrupted zone keeps evicting slowly instead of stopping")
 	f.BoolVar(&st.AllocateNodeCIDRs, "allocate-node-cidrs", false, "give each node a pod CIDR from --cluster-cidr in spec.podCIDR(s)")
 	f.StringVar(&clusterCIDR, "cluster-cidr", "", "the pod network, e.g. 10.200.0.0/16 (two comma-separated CIDRs for dual-stack)")
 	f.IntVar(&st.NodeCIDRMaskSizeIPv4, "node-cidr-mask-size-ipv4", st.NodeCIDRMaskSizeIPv4, "prefix length of each node's IPv4 pod CIDR")

@@ -58,6 +58,15 @@ type Options struct {
 	// ServiceNodePortRange is where NodePorts come from ("30000-32767").
 	ServiceNodePortRange string
 
+	// DefaultNotReadyTolerationSeconds / DefaultUnreachableTolerationSeconds:
+	// how long new pods tolerate the node.kubernetes.io/not-ready and
+	// unreachable NoExecute taints, i.e. stay on a failed node before the
+	// taint eviction controller deletes them (DefaultTolerationSeconds
+	// admission; --default-not-ready-toleration-seconds and
+	// --default-unreachable-toleration-seconds). 0 means upstream's 300;
+	// the shortest setting is 1.
+	DefaultNotReadyTolerationSeconds, DefaultUnreachableTolerationSeconds int64
+
 	// EventTTL is how long Events are kept (--event-ttl, 1h).
 	EventTTL time.Duration
 	// WatchCacheSize is how many recent events each resource keeps for
@@ -87,6 +96,12 @@ func (o *Options) Defaults() {
 	}
 	if o.CertDir == "" {
 		o.CertDir = "/var/run/kubelab/apiserver"
+	}
+	if o.DefaultNotReadyTolerationSeconds == 0 {
+		o.DefaultNotReadyTolerationSeconds = 300
+	}
+	if o.DefaultUnreachableTolerationSeconds == 0 {
+		o.DefaultUnreachableTolerationSeconds = 300
 	}
 	if o.EventTTL == 0 {
 		o.EventTTL = time.Hour

@@ -79,6 +79,8 @@ func buildRegistry(ctx context.Context, store *storage.Store, o Options) (*regis
 		switch info.Resource {
 		case "pods":
 			info.Hooks = registry.PodHooks()
+			info.Hooks.PrepareCreate = chainPrepare(info.Hooks.PrepareCreate,
+				defaultTolerationSeconds(o.DefaultNotReadyTolerationSeconds, o.DefaultUnreachableTolerationSeconds))
 		case "namespaces":
 			info.Hooks = registry.NamespaceHooks()
 		case "services":

@@ -20,6 +20,7 @@ func NewBenchCommand(s Streams) *cobra.Command {
 		Short: "Measure a cluster (API latency, ...)",
 	}
 	cmd.AddCommand(newBenchAPICommand(s))
+	cmd.AddCommand(newBenchSchedulerCommand(s))
 	return cmd
 }
 

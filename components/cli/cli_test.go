@@ -43,7 +43,7 @@ func TestHelpTeaches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"embedded", "--reset", "kubectl get namespaces", "etcdctl"} {
+	for _, want := range []string{"embedded", "--reset", "kubectl get nodes", "--hollow-nodes", "explain", "etcdctl"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("up --help does not mention %q", want)
 		}

@@ -65,6 +65,7 @@ concepts and labs/ assembles a cluster by hand, the hard way.`,
 	root.PersistentFlags().IntVarP(&verbosity, "v", "v", 0, "log verbosity (1 = debug)")
 	root.PersistentFlags().StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	root.AddCommand(NewUpCommand(s), NewBenchCommand(s))
+	root.AddCommand(NewHollowNodesCommand(s))
 	return root
 }
 

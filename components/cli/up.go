@@ -7,12 +7,16 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kubelab/kubelab/components/cluster"
+	"github.com/kubelab/kubelab/components/controllers"
+	"github.com/kubelab/kubelab/components/hollownode"
 	"github.com/kubelab/kubelab/components/pki"
 )
 
@@ -21,6 +25,9 @@ type upOptions struct {
 	port, etcdPort                     int
 	etcdServers                        []string
 	reset                              bool
+	debugAddress, schedulerConfig      string
+	hollowNodes                        int
+	lab                                bool
 }
 
 // NewUpCommand builds `kubelab up`.
@@ -28,26 +35,37 @@ func NewUpCommand(s Streams) *cobra.Command {
 	o := &upOptions{}
 	cmd := &cobra.Command{
 		Use:   "up",
-		Short: "Start a single-machine cluster (embedded etcd + kube-apiserver) in the foreground",
+		Short: "Start a single-machine cluster (etcd, API server, scheduler, controllers) in the foreground",
 		Long: `up starts a control plane in this process, minikube-style:
 
   1. a cluster CA, the API server's certificate and an admin client
      certificate (CN=admin, O=system:masters) in <dir>/pki
   2. etcd, embedded, with its data in <dir>/etcd (or --etcd-servers)
   3. kube-apiserver on https://127.0.0.1:6443
-  4. the admin credentials merged into your kubeconfig as context <name>
+  4. kube-scheduler and kube-controller-manager (every controller), in this
+     process; their /metrics and the scheduler's explain endpoint are served
+     on --debug-address (http://127.0.0.1:10251/debug/scheduler/explain)
+  5. the admin credentials merged into your kubeconfig as context <name>
 
-It also runs the namespace controller (deleting a namespace empties it) and
-the garbage collector (deleting an owner deletes or orphans its dependents).
+Pods need nodes. Real ones (a kubelet running containers) arrive with the
+kubelet; until then, --hollow-nodes N adds N hollow nodes: Node objects that
+a small in-process agent heartbeats and whose pods it reports Running and
+Ready without starting containers (like Kubernetes' kubemark). Deployments
+roll out, Jobs complete, and the scheduler and controllers do real work.
+
+--lab shortens the self-healing timings (node declared unreachable after 4s
+of silence, its pods evicted 2s later) so experiments take seconds instead
+of the production five minutes.
 
 It runs until Ctrl-C. The data stays in <dir>: run up again to resume, or
-pass --reset to start from scratch. The scheduler, the other controllers
-and workers (kubelet) join in later kubelab releases; today this is the API
-server you can explore with kubectl and etcdctl.`,
-		Example: `  kubelab up
-  kubectl get namespaces                 # in another terminal
-  etcdctl get --prefix --keys-only /registry/namespaces
-  kubelab up --port 7443 --name dev      # a second cluster beside the first`,
+pass --reset to start from scratch.`,
+		Example: `  kubelab up --hollow-nodes 3
+  kubectl get nodes                                  # in another terminal
+  kubectl create deployment web --image=nginx --replicas=6
+  kubectl get pods -o wide
+  curl 'http://127.0.0.1:10251/debug/scheduler/explain?pod=default/<pod>'
+  etcdctl get --prefix --keys-only /registry/deployments
+  kubelab up --port 7443 --name dev --debug-address 127.0.0.1:10261   # a second cluster`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -64,6 +82,10 @@ server you can explore with kubectl and etcdctl.`,
 	f.StringSliceVar(&o.etcdServers, "etcd-servers", nil, "use this external etcd instead of the embedded one")
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig to merge the admin context into (default $KUBECONFIG or ~/.kube/config)")
 	f.BoolVar(&o.reset, "reset", false, "delete the state directory first (all cluster data is lost)")
+	f.StringVar(&o.debugAddress, "debug-address", "127.0.0.1:10251", "where to serve /metrics, /healthz and the scheduler's /debug/scheduler/explain (empty: nowhere)")
+	f.StringVar(&o.schedulerConfig, "scheduler-config", "", "KubeSchedulerConfiguration file for the scheduler (e.g. MostAllocated bin packing)")
+	f.IntVar(&o.hollowNodes, "hollow-nodes", 0, "also run this many hollow nodes (fake kubelets, see 'kubelab hollow-nodes --help')")
+	f.BoolVar(&o.lab, "lab", false, "lab timings: nodes unreachable after 4s of silence, pods evicted 2s later")
 	return cmd
 }
 
@@ -83,21 +105,43 @@ func runUp(ctx context.Context, s Streams, o *upOptions) error {
 	kubeconfig := pki.DefaultPath(o.kubeconfig)
 	start := time.Now()
 	fmt.Fprintf(s.Out, "Starting cluster %q (state in %s)\n", o.name, o.dir)
-	cp, err := cluster.StartControlPlane(ctx, cluster.ControlPlaneOptions{
+	copts := cluster.ControlPlaneOptions{
 		Name: o.name, Dir: o.dir, BindAddress: o.bindAddress, Port: o.port, EtcdPort: o.etcdPort,
 		EtcdServers: o.etcdServers, Kubeconfig: kubeconfig, Controllers: []string{"*"},
-	})
+		Scheduler: true, SchedulerConfigFile: o.schedulerConfig, DebugAddress: o.debugAddress,
+		ControllerSettings: controllers.Settings{AllocateNodeCIDRs: true, ClusterCIDRs: []string{"10.200.0.0/16"}},
+	}
+	if o.lab {
+		cluster.LabTimings(&copts)
+	}
+	cp, err := cluster.StartControlPlane(ctx, copts)
 	if err != nil {
 		return err
 	}
 	defer cp.Stop()
+	nodes := "none (add --hollow-nodes N, or run 'kubelab hollow-nodes')"
+	if o.hollowNodes > 0 {
+		set, err := startHollowNodes(ctx, cp.AdminKubeconfig, o.hollowNodes, o.lab)
+		if err != nil {
+			return err
+		}
+		defer set.Stop()
+		nodes = fmt.Sprintf("%d hollow (%s…)", o.hollowNodes, set.Names()[0])
+	}
+	debug := "not served"
+	if cp.DebugURL != "" {
+		debug = cp.DebugURL + "/metrics, " + cp.DebugURL + "/debug/scheduler/explain"
+	}
 	etcd := cp.EtcdURL + " (embedded, data in " + filepath.Join(o.dir, "etcd") + ")"
 	if cp.EtcdURL == "" {
 		etcd = fmt.Sprint(o.etcdServers)
 	}
 	fmt.Fprintf(s.Out, `  ✓ etcd            %s
   ✓ kube-apiserver  %s
-  ✓ controllers     namespace, garbagecollector (in-process)
+  ✓ scheduler       in-process
+  ✓ controllers     %s (in-process)
+  ✓ debug           %s
+  ✓ nodes           %s
   ✓ kubeconfig      context %q merged into %s
                     (standalone copy: %s)
 Ready in %.1fs.
@@ -108,7 +152,7 @@ Try, in another terminal:
   ETCDCTL_API=3 etcdctl --endpoints=%s get --prefix --keys-only /registry/
 
 Press Ctrl-C to stop (data is kept; "kubelab up" resumes it).
-`, etcd, cp.URL, o.name, kubeconfig, cp.AdminKubeconfig, time.Since(start).Seconds(),
+`, etcd, cp.URL, strings.Join(controllers.KnownControllers(), ", "), debug, nodes, o.name, kubeconfig, cp.AdminKubeconfig, time.Since(start).Seconds(),
 		kubectl(), kubeconfig, kubectl(), kubeconfig, endpointOr(cp.EtcdURL, o.etcdServers))
 
 	select {
@@ -119,6 +163,8 @@ Press Ctrl-C to stop (data is kept; "kubelab up" resumes it).
 		return fmt.Errorf("kube-apiserver stopped: %w", err)
 	case err := <-cp.ControllersDone():
 		return fmt.Errorf("kube-controller-manager stopped: %w", err)
+	case err := <-cp.SchedulerDone():
+		return fmt.Errorf("kube-scheduler stopped: %w", err)
 	}
 }
 
@@ -145,4 +191,24 @@ func endpointOr(url string, servers []string) string {
 		return servers[0]
 	}
 	return ""
+}
+
+// startHollowNodes registers n hollow nodes for `up --hollow-nodes`.
+// With lab timings, nodes are declared dead after 4 s of silence, so they
+// must renew their leases every second (a real kubelet: every 10 s, for a
+// 50 s grace period).
+func startHollowNodes(ctx context.Context, kubeconfig string, n int, lab bool) (*hollownode.Set, error) {
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", kubeconfig, err)
+	}
+	o := hollownode.Options{Count: n, Cleanup: true}
+	if lab {
+		o.RenewInterval, o.LeaseDuration = time.Second, 4
+	}
+	set, err := hollownode.Start(ctx, cfg, o)
+	if err != nil {
+		return nil, fmt.Errorf("start %d hollow nodes: %w", n, err)
+	}
+	return set, nil
 }

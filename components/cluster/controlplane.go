@@ -5,18 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kubelab/kubelab/components/apiserver"
 	"github.com/kubelab/kubelab/components/controllers"
 	"github.com/kubelab/kubelab/components/pki"
+	"github.com/kubelab/kubelab/components/scheduler"
 )
 
 // ControlPlaneOptions configure a quickstart control plane.
@@ -39,8 +42,36 @@ type ControlPlaneOptions struct {
 	// Controllers run in-process against the new API server, selected like
 	// kube-controller-manager's --controllers ("*" = all); nil runs none.
 	Controllers []string
+	// ControllerSettings pass through to the controllers (zero fields:
+	// upstream's defaults).
+	ControllerSettings controllers.Settings
+	// Scheduler runs kube-scheduler in-process; SchedulerConfigFile is its
+	// --config (a KubeSchedulerConfiguration), optional.
+	Scheduler           bool
+	SchedulerConfigFile string
+	// DebugAddress, when set, serves the in-process scheduler's and
+	// controllers' /metrics, /healthz and /debug/scheduler/explain there
+	// (what kube-scheduler serves on :10251), e.g. "127.0.0.1:10251".
+	DebugAddress string
 	// ServiceClusterIPRange and ServiceNodePortRange pass through.
 	ServiceClusterIPRange, ServiceNodePortRange string
+	// DefaultNotReadyTolerationSeconds and DefaultUnreachableTolerationSeconds
+	// pass through to the API server's DefaultTolerationSeconds admission
+	// (0: upstream's 300 s).
+	DefaultNotReadyTolerationSeconds, DefaultUnreachableTolerationSeconds int64
+}
+
+// LabTimings shortens the self-healing path for labs and tests, so that a
+// node going silent moves its pods elsewhere in seconds instead of minutes:
+// the node lifecycle controller looks every second and gives up on a node
+// after 4 s of silence (upstream: 5 s and 50 s), and new pods tolerate an
+// unreachable or not-ready node for 2 s (upstream: 300 s).
+func LabTimings(o *ControlPlaneOptions) {
+	o.ControllerSettings.NodeMonitorPeriod = time.Second
+	o.ControllerSettings.NodeMonitorGracePeriod = 4 * time.Second
+	o.ControllerSettings.NodeStartupGracePeriod = 10 * time.Second
+	o.DefaultNotReadyTolerationSeconds = 2
+	o.DefaultUnreachableTolerationSeconds = 2
 }
 
 // ControlPlane is a running control plane.
@@ -56,11 +87,17 @@ type ControlPlane struct {
 	EtcdURL string
 	// Server is the in-process API server.
 	Server *apiserver.Server
+	// Scheduler is the in-process scheduler (nil unless asked for).
+	Scheduler *scheduler.Scheduler
+	// DebugURL is where DebugAddress is served ("" when not).
+	DebugURL string
 
 	etcd        *EmbeddedEtcd
 	cancel      context.CancelFunc
 	served      chan error
 	controllers chan error
+	scheduler   chan error
+	debug       *http.Server
 	stopOnce    sync.Once
 }
 
@@ -106,7 +143,8 @@ func StartControlPlane(ctx context.Context, o ControlPlaneOptions) (_ *ControlPl
 		BindAddress: host, Listener: ln, AdvertiseAddress: host,
 		TLSCertFile: creds.servingCert, TLSPrivateKeyFile: creds.servingKey, ClientCAFile: creds.caCert,
 		ServiceClusterIPRange: o.ServiceClusterIPRange, ServiceNodePortRange: o.ServiceNodePortRange,
-		EtcdServers: o.EtcdServers,
+		EtcdServers:                      o.EtcdServers,
+		DefaultNotReadyTolerationSeconds: o.DefaultNotReadyTolerationSeconds, DefaultUnreachableTolerationSeconds: o.DefaultUnreachableTolerationSeconds,
 	}
 	aopts.SecurePort, _ = strconv.Atoi(port)
 	if len(o.EtcdServers) == 0 {
@@ -142,8 +180,24 @@ func StartControlPlane(ctx context.Context, o ControlPlaneOptions) (_ *ControlPl
 	}
 	if len(o.Controllers) > 0 {
 		cp.controllers = make(chan error, 1)
-		copts := controllers.Options{Kubeconfig: cp.AdminKubeconfig, Controllers: o.Controllers}
+		copts := controllers.Options{Kubeconfig: cp.AdminKubeconfig, Controllers: o.Controllers, Settings: o.ControllerSettings}
+		if copts.Settings.RootCAFile == "" {
+			copts.Settings.RootCAFile = creds.caCert
+		}
 		go func() { cp.controllers <- controllers.Run(runCtx, copts) }()
+	}
+	if o.Scheduler {
+		s, err := scheduler.New(scheduler.Options{Kubeconfig: cp.AdminKubeconfig, ConfigFile: o.SchedulerConfigFile})
+		if err != nil {
+			return nil, fmt.Errorf("start kube-scheduler: %w", err)
+		}
+		cp.Scheduler, cp.scheduler = s, make(chan error, 1)
+		go func() { cp.scheduler <- s.Run(runCtx) }()
+	}
+	if o.DebugAddress != "" {
+		if err := cp.serveDebug(o.DebugAddress); err != nil {
+			return nil, err
+		}
 	}
 	if o.Kubeconfig != "" {
 		if err := kc.Merge(o.Kubeconfig); err != nil {
@@ -200,15 +254,51 @@ func (cp *ControlPlane) Done() <-chan error { return cp.served }
 // none were asked for).
 func (cp *ControlPlane) ControllersDone() <-chan error { return cp.controllers }
 
+// SchedulerDone reports when the in-process scheduler stops (never, if it
+// was not asked for).
+func (cp *ControlPlane) SchedulerDone() <-chan error { return cp.scheduler }
+
+// serveDebug serves what the standalone kube-scheduler and
+// kube-controller-manager serve on their ports: /healthz, /metrics (one
+// Prometheus registry: this process holds both) and the scheduler's explain
+// endpoint.
+func (cp *ControlPlane) serveDebug(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		// Taken (a second cluster, a standalone kube-scheduler): any free
+		// port on the same host will do; the URL is reported.
+		host, _, _ := net.SplitHostPort(addr)
+		if ln, err = net.Listen("tcp", net.JoinHostPort(host, "0")); err != nil {
+			return fmt.Errorf("listen on %s for /metrics and /debug: %w", addr, err)
+		}
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, "ok") })
+	mux.Handle("/metrics", promhttp.Handler())
+	if cp.Scheduler != nil {
+		mux.Handle(scheduler.ExplainPath, cp.Scheduler.Handler())
+	}
+	cp.debug = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	cp.DebugURL = "http://" + ln.Addr().String()
+	go func() { _ = cp.debug.Serve(ln) }()
+	return nil
+}
+
 // Stop shuts the controllers and the API server down, then etcd. It may be
 // called more than once.
 func (cp *ControlPlane) Stop() { cp.stopOnce.Do(cp.stop) }
 
 func (cp *ControlPlane) stop() {
 	cp.cancel()
-	if cp.controllers != nil {
+	if cp.debug != nil {
+		_ = cp.debug.Close()
+	}
+	for _, done := range []chan error{cp.controllers, cp.scheduler} {
+		if done == nil {
+			continue
+		}
 		select {
-		case <-cp.controllers:
+		case <-done:
 		case <-time.After(10 * time.Second):
 		}
 	}

@@ -69,6 +69,14 @@ type Settings struct {
 	// NodeStartupGracePeriod: the same for a node that never reported
 	// (--node-startup-grace-period, 60s).
 	NodeStartupGracePeriod time.Duration
+	// NodeEvictionRate: nodes per second that may get the NoExecute taint
+	// in a healthy zone (--node-eviction-rate, 0.1); SecondaryNodeEvictionRate
+	// the same in a partially disrupted zone of a large cluster (0.01);
+	// UnhealthyZoneThreshold the share of not-ready nodes that makes a zone
+	// partially disrupted (0.55); LargeClusterSizeThreshold the node count
+	// above which such a zone keeps evicting slowly instead of stopping (50).
+	NodeEvictionRate, SecondaryNodeEvictionRate, UnhealthyZoneThreshold float32
+	LargeClusterSizeThreshold                                           int
 	// AllocateNodeCIDRs turns on node IPAM (--allocate-node-cidrs).
 	AllocateNodeCIDRs bool
 	// ClusterCIDRs: the pod network, one or two (dual-stack) CIDRs
@@ -97,6 +105,7 @@ type Settings struct {
 func DefaultSettings() Settings {
 	return Settings{
 		NodeMonitorPeriod: 5 * time.Second, NodeMonitorGracePeriod: 50 * time.Second, NodeStartupGracePeriod: 60 * time.Second,
+		NodeEvictionRate: 0.1, SecondaryNodeEvictionRate: 0.01, UnhealthyZoneThreshold: 0.55, LargeClusterSizeThreshold: 50,
 		NodeCIDRMaskSizeIPv4: 24, NodeCIDRMaskSizeIPv6: 64,
 		TerminatedPodGCThreshold: 12500,
 		HPASyncPeriod:            15 * time.Second, HPADownscaleStabilization: 5 * time.Minute,

@@ -8,6 +8,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -142,6 +143,7 @@ func (st *Store) prepareUpdate(desired, current runtime.Object, opts WriteOption
 		fm, _ := meta.Accessor(final)
 		dm, _ := meta.Accessor(desired)
 		fm.SetManagedFields(dm.GetManagedFields())
+		statusKeepsMetadata(info, fm, dm)
 	} else {
 		final = desired
 		if info.Status && (opts.Subresource == "" || opts.Subresource == "scale") {
@@ -175,6 +177,21 @@ func (st *Store) prepareUpdate(desired, current runtime.Object, opts WriteOption
 		return nil, st.invalid(cm.GetName(), errs)
 	}
 	return st.recordFields(current, final, opts), nil
+}
+
+// statusKeepsMetadata: upstream's status strategies for built-in kinds
+// reset only the spec, so annotations (and, except for the apps workloads,
+// labels) written through /status are kept. The deployment controller relies
+// on it: it records deployment.kubernetes.io/revision with its status
+// update. Custom resources keep only their status, as upstream.
+func statusKeepsMetadata(info *Info, final, desired metav1.Object) {
+	if info.New == nil {
+		return
+	}
+	final.SetAnnotations(desired.GetAnnotations())
+	if info.GVK.Group != "apps" {
+		final.SetLabels(desired.GetLabels())
+	}
 }
 
 func hasNewFinalizer(now, before []string) bool {

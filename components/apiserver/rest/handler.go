@@ -30,7 +30,7 @@ type Handler struct {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ri := ParseRequestInfo(r)
 	if !ri.IsResource {
-		writeError(w, apierrors.NewNotFound(schema.GroupResource{}, r.URL.Path))
+		http.NotFound(w, r)
 		return
 	}
 	if h.serveVirtual(w, r, ri) {
@@ -38,7 +38,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	st, ok := h.Registry.Lookup(ri.GVR())
 	if !ok {
-		writeError(w, apierrors.NewNotFound(schema.GroupResource{Group: ri.Group, Resource: ri.Resource}, ""))
+		// Like upstream's notfoundhandler: a resource nobody serves is a
+		// plain 404, not a Status, so client-go says "the server could not
+		// find the requested resource (get pods.metrics.k8s.io)".
+		http.NotFound(w, r)
 		return
 	}
 	info := st.Info

@@ -1,0 +1,133 @@
+package deployment
+
+import (
+	"context"
+
+	appsv1 "k8s.io/api/apps/v1"
+)
+
+// rolloutRolling takes one step of a rolling update: scale the new
+// ReplicaSet up as far as maxSurge allows, else scale old ones down as far
+// as maxUnavailable allows. Each step changes ReplicaSets; their status
+// changes bring the Deployment back for the next step.
+func (c *Controller) rolloutRolling(ctx context.Context, d *appsv1.Deployment, rss []*appsv1.ReplicaSet) error {
+	newRS, oldRSs, err := c.replicaSetsAndSyncRevision(ctx, d, rss, true)
+	if err != nil {
+		return err
+	}
+	all := append(append([]*appsv1.ReplicaSet(nil), oldRSs...), newRS)
+
+	scaledUp, err := c.reconcileNewReplicaSet(ctx, all, newRS, d)
+	if err != nil {
+		return err
+	}
+	if scaledUp {
+		return c.syncRolloutStatus(ctx, all, newRS, d)
+	}
+	scaledDown, err := c.reconcileOldReplicaSets(ctx, all, active(oldRSs), newRS, d)
+	if err != nil {
+		return err
+	}
+	if scaledDown {
+		return c.syncRolloutStatus(ctx, all, newRS, d)
+	}
+	if deploymentComplete(d, &d.Status) {
+		if err := c.cleanup(ctx, oldRSs, d); err != nil {
+			return err
+		}
+	}
+	return c.syncRolloutStatus(ctx, all, newRS, d)
+}
+
+func (c *Controller) reconcileNewReplicaSet(ctx context.Context, all []*appsv1.ReplicaSet, newRS *appsv1.ReplicaSet, d *appsv1.Deployment) (bool, error) {
+	if replicasOf(newRS) == desired(d) {
+		return false, nil
+	}
+	if replicasOf(newRS) > desired(d) {
+		scaled, _, err := c.scaleAndRecord(ctx, newRS, desired(d), d)
+		return scaled, err
+	}
+	n, err := newRSReplicas(d, all, newRS)
+	if err != nil {
+		return false, err
+	}
+	scaled, _, err := c.scaleAndRecord(ctx, newRS, n, d)
+	return scaled, err
+}
+
+// reconcileOldReplicaSets scales old ReplicaSets down while keeping at least
+// replicas-maxUnavailable pods available. It first takes away old pods that
+// are not available anyway (they would otherwise block the rollout), then
+// available ones.
+func (c *Controller) reconcileOldReplicaSets(ctx context.Context, all, oldRSs []*appsv1.ReplicaSet, newRS *appsv1.ReplicaSet, d *appsv1.Deployment) (bool, error) {
+	if specReplicas(oldRSs) == 0 {
+		return false, nil
+	}
+	minAvailable := desired(d) - maxUnavailable(d)
+	newUnavailable := replicasOf(newRS) - newRS.Status.AvailableReplicas
+	maxScaledDown := specReplicas(all) - minAvailable - newUnavailable
+	if maxScaledDown <= 0 {
+		return false, nil
+	}
+	oldRSs, cleaned, err := c.cleanupUnhealthyReplicas(ctx, oldRSs, d, maxScaledDown)
+	if err != nil {
+		return false, nil // like upstream: the next sync tries again
+	}
+	all = append(append([]*appsv1.ReplicaSet(nil), oldRSs...), newRS)
+	scaledDown, err := c.scaleDownOldForRollingUpdate(ctx, all, oldRSs, d)
+	if err != nil {
+		return false, nil
+	}
+	return cleaned+scaledDown > 0, nil
+}
+
+// cleanupUnhealthyReplicas scales old ReplicaSets down by their unavailable
+// pods, oldest ReplicaSet first, at most maxCleanup in all.
+func (c *Controller) cleanupUnhealthyReplicas(ctx context.Context, oldRSs []*appsv1.ReplicaSet, d *appsv1.Deployment, maxCleanup int32) ([]*appsv1.ReplicaSet, int32, error) {
+	oldRSs = append([]*appsv1.ReplicaSet(nil), oldRSs...)
+	byCreation(oldRSs)
+	var total int32
+	for i, rs := range oldRSs {
+		if total >= maxCleanup {
+			break
+		}
+		if replicasOf(rs) == 0 || replicasOf(rs) == rs.Status.AvailableReplicas {
+			continue
+		}
+		n := min(maxCleanup-total, replicasOf(rs)-rs.Status.AvailableReplicas)
+		_, updated, err := c.scaleAndRecord(ctx, rs, replicasOf(rs)-n, d)
+		if err != nil {
+			return nil, total, err
+		}
+		total += n
+		oldRSs[i] = updated
+	}
+	return oldRSs, total, nil
+}
+
+// scaleDownOldForRollingUpdate removes available old pods beyond
+// minAvailable, oldest ReplicaSet first.
+func (c *Controller) scaleDownOldForRollingUpdate(ctx context.Context, all, oldRSs []*appsv1.ReplicaSet, d *appsv1.Deployment) (int32, error) {
+	minAvailable := desired(d) - maxUnavailable(d)
+	availableNow := sumStatus(all, statusAvailable)
+	if availableNow <= minAvailable {
+		return 0, nil
+	}
+	byCreation(oldRSs)
+	want := availableNow - minAvailable
+	var total int32
+	for _, rs := range oldRSs {
+		if total >= want {
+			break
+		}
+		if replicasOf(rs) == 0 {
+			continue
+		}
+		n := min(replicasOf(rs), want-total)
+		if _, _, err := c.scaleAndRecord(ctx, rs, replicasOf(rs)-n, d); err != nil {
+			return total, err
+		}
+		total += n
+	}
+	return total, nil
+}
