@@ -10,6 +10,8 @@ func TestDescribe(t *testing.T) {
 	ns := newNamespace(t, "describe")
 	mustKubectl(t, "apply", "-n", ns, "-f", manifest(t, "nginx-deployment.yaml"), "-f", manifest(t, "service.yaml"),
 		"-f", manifest(t, "pod.yaml"), "-f", manifest(t, "configmap.yaml"), "-f", manifest(t, "secret.yaml"))
+	mustKubectl(t, "rollout", "status", "deployment/nginx-deployment", "-n", ns, "--timeout=90s")
+	mustKubectl(t, "wait", "--for=condition=Ready", "pod/nginx", "-n", ns, "--timeout=60s")
 
 	t.Run("deployment", func(t *testing.T) {
 		out := mustKubectl(t, "describe", "deployment", "nginx-deployment", "-n", ns)
@@ -20,7 +22,7 @@ func TestDescribe(t *testing.T) {
 			`(?m)^Labels:\s+app=nginx$`,
 			`(?m)^Annotations:\s+deployment.kubernetes.io/revision|^Annotations:\s+<none>|^Annotations:\s+kubectl.kubernetes.io/last-applied-configuration`,
 			`(?m)^Selector:\s+app=nginx$`,
-			`(?m)^Replicas:\s+3 desired \| 0 updated \| 0 total \| 0 available \| 0 unavailable$`,
+			`(?m)^Replicas:\s+3 desired \| 3 updated \| 3 total \| 3 available \| 0 unavailable$`,
 			`(?m)^StrategyType:\s+RollingUpdate$`,
 			`(?m)^MinReadySeconds:\s+0$`,
 			`(?m)^RollingUpdateStrategy:\s+25% max unavailable, 25% max surge$`,
@@ -32,7 +34,9 @@ func TestDescribe(t *testing.T) {
 			`(?m)^\s+Port:\s+80/TCP$`,
 			`(?m)^\s+Host Port:\s+0/TCP$`,
 			`(?m)^\s+Environment:\s+<none>$`,
-			`(?m)^Events:\s+<none>$`,
+			`(?m)^\s+Available\s+True\s+MinimumReplicasAvailable$`,
+			`(?m)^NewReplicaSet:\s+nginx-deployment-[a-z0-9]+ \(3/3 replicas created\)$`,
+			`(?m)^\s+Normal\s+ScalingReplicaSet\s+.*deployment-controller\s+Scaled up replica set nginx-deployment-[a-z0-9]+ from 0 to 3$`,
 		)
 	})
 
@@ -71,15 +75,18 @@ func TestDescribe(t *testing.T) {
 		wantMatch(t, out,
 			`(?m)^Name:\s+nginx$`,
 			`(?m)^Namespace:\s+`+ns+`$`,
-			`(?m)^Node:\s+<none>$`,
+			`(?m)^Node:\s+`+nodePrefix+`\d/\d+\.\d+\.\d+\.\d+$`,
 			`(?m)^Labels:\s+app=nginx$`,
-			`(?m)^Status:\s+Pending$`,
+			`(?m)^Status:\s+Running$`,
+			`(?m)^IP:\s+\d+\.\d+\.\d+\.\d+$`,
 			`(?m)^Containers:$`,
 			`(?m)^  nginx:$`,
 			`(?m)^    Image:\s+nginx:1.14.2$`,
 			`(?m)^    Port:\s+80/TCP$`,
 			`(?m)^QoS Class:\s+BestEffort$`,
-			`(?m)^Events:\s+<none>$`,
+			`(?m)^Tolerations:\s+node.kubernetes.io/not-ready:NoExecute op=Exists for 300s$`,
+			`(?m)^\s+node.kubernetes.io/unreachable:NoExecute op=Exists for 300s$`,
+			`(?m)^\s+Normal\s+Scheduled\s+.*default-scheduler\s+Successfully assigned `+ns+`/nginx to `+nodePrefix+`\d$`,
 		)
 	})
 

@@ -146,6 +146,14 @@ type result struct {
 	Code           int
 }
 
+// err is nil when kubectl exited 0.
+func (r result) err() error {
+	if r.Code != 0 {
+		return errorf("exit %d: %s", r.Code, r.Stderr)
+	}
+	return nil
+}
+
 func (r result) String() string {
 	return fmt.Sprintf("exit %d\n--- stdout\n%s--- stderr\n%s", r.Code, r.Stdout, r.Stderr)
 }

@@ -35,13 +35,18 @@ func TestLabelAnnotate(t *testing.T) {
 	})
 
 	t.Run("label by selector", func(t *testing.T) {
+		// Every namespace holds kube-root-ca.crt (the root CA publisher's),
+		// and --all labels it too.
+		eventually(t, defaultWait, "kube-root-ca.crt published", func() error {
+			return kubectl(t, "get", "cm", "kube-root-ca.crt", "-n", ns).err()
+		})
 		for _, n := range []string{"one", "two"} {
 			mustKubectl(t, "create", "configmap", n, "--from-literal=k=v", "-n", ns)
 		}
 		out := mustKubectl(t, "label", "configmap", "--all", "color=red", "-n", ns)
 		wantLine(t, out, "configmap/one labeled")
 		wantLine(t, out, "configmap/two labeled")
-		wantEqual(t, "selected", mustKubectl(t, "get", "cm", "-l", "color=red", "-o", "name", "-n", ns), "configmap/one\nconfigmap/two")
+		wantEqual(t, "selected", mustKubectl(t, "get", "cm", "-l", "color=red", "-o", "name", "-n", ns), "configmap/kube-root-ca.crt\nconfigmap/one\nconfigmap/two")
 	})
 
 	t.Run("annotate", func(t *testing.T) {
@@ -109,14 +114,17 @@ func TestPatch(t *testing.T) {
 	})
 
 	t.Run("status subresource", func(t *testing.T) {
-		// The main resource ignores status; /status takes it.
-		gen := jsonpath(t, "{.metadata.generation}", "deploy", "nginx-deployment", "-n", ns)
-		mustKubectl(t, "patch", "deployment", "nginx-deployment", "--type=merge", "-p", `{"status":{"replicas":7}}`, "-n", ns)
-		wantEqual(t, "status.replicas via the main resource", jsonpath(t, "{.status.replicas}", "deploy", "nginx-deployment", "-n", ns), "")
-		out := mustKubectl(t, "patch", "deployment", "nginx-deployment", "--subresource=status", "--type=merge", "-p", `{"status":{"replicas":7}}`, "-n", ns)
-		wantLine(t, out, d+" patched")
-		wantEqual(t, "status.replicas via /status", jsonpath(t, "{.status.replicas}", "deploy", "nginx-deployment", "-n", ns), "7")
-		wantEqual(t, "generation after status writes", jsonpath(t, "{.metadata.generation}", "deploy", "nginx-deployment", "-n", ns), gen)
+		// The main resource ignores status; /status takes it. A
+		// PodDisruptionBudget, because no kubelab controller rewrites its
+		// status (a Deployment's would be put right at once).
+		mustKubectl(t, "create", "pdb", "web", "--selector=app=nobody", "--min-available=1", "-n", ns)
+		gen := jsonpath(t, "{.metadata.generation}", "pdb", "web", "-n", ns)
+		mustKubectl(t, "patch", "pdb", "web", "--type=merge", "-p", `{"status":{"expectedPods":7}}`, "-n", ns)
+		wantEqual(t, "status.expectedPods via the main resource", jsonpath(t, "{.status.expectedPods}", "pdb", "web", "-n", ns), "0")
+		out := mustKubectl(t, "patch", "pdb", "web", "--subresource=status", "--type=merge", "-p", `{"status":{"expectedPods":7}}`, "-n", ns)
+		wantLine(t, out, "poddisruptionbudget.policy/web patched")
+		wantEqual(t, "status.expectedPods via /status", jsonpath(t, "{.status.expectedPods}", "pdb", "web", "-n", ns), "7")
+		wantEqual(t, "generation after status writes", jsonpath(t, "{.metadata.generation}", "pdb", "web", "-n", ns), gen)
 	})
 }
 
@@ -141,7 +149,8 @@ func TestScale(t *testing.T) {
 		if g2 := generation(t); g2 != g+1 {
 			t.Errorf("metadata.generation = %d after scale, want %d", g2, g+1)
 		}
-		wantEqual(t, "READY", parseTable(t, mustKubectl(t, "get", "deploy", "nginx-deployment", "-n", ns)).row(t, "NAME", "nginx-deployment")["READY"], "0/5")
+		mustKubectl(t, "wait", "--for=jsonpath={.status.readyReplicas}=5", "deploy/nginx-deployment", "-n", ns, "--timeout=60s")
+		wantEqual(t, "READY", parseTable(t, mustKubectl(t, "get", "deploy", "nginx-deployment", "-n", ns)).row(t, "NAME", "nginx-deployment")["READY"], "5/5")
 	})
 
 	t.Run("scale --current-replicas", func(t *testing.T) {
