@@ -35,8 +35,8 @@ test: deps ## go vet, all tests (unit, integration, e2e as root), then the compa
 test-short: ## the fast tests only (go test -short)
 	$(GO) test -short -count=1 ./...
 
-quickstart: deps build kubectl ## install, build, and start a one-machine cluster (bin/kubelab up)
-	bin/kubelab up
+quickstart: deps build kubectl ## install, build, and start a one-machine cluster (bin/kubelab up --hollow-nodes 3)
+	bin/kubelab up --hollow-nodes 3
 
 kubectl: ## bin/kubectl: the real kubectl v1.37, built from source, unless one is on PATH
 	@if command -v kubectl >/dev/null 2>&1; then echo "kubectl: using $$(command -v kubectl)"; \

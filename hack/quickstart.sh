@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # quickstart.sh takes a fresh Debian 12 or Ubuntu machine to a running kubelab:
 # it installs what is missing (hack/install-deps.sh, which brings make and Go),
-# then `make quickstart` builds every binary and starts `bin/kubelab up`.
+# then `make quickstart` builds every binary and starts `bin/kubelab up --hollow-nodes 3`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 

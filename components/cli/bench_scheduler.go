@@ -78,6 +78,7 @@ the cluster must not run another scheduler.`,
 	f := cmd.Flags()
 	f.IntVar(&o.Nodes, "nodes", 5000, "Node objects to create")
 	f.IntVar(&o.Pods, "pods", 20000, "pods to schedule")
+	f.BoolVar(&o.Backlog, "backlog", false, "create every pod first, then start the scheduler and time how fast it drains them (its own throughput, not bounded by pod creation)")
 	f.IntVar(&o.Creators, "creators", 16, "concurrent pod creators")
 	f.IntVar(&o.Parallelism, "parallelism", 16, "the scheduler's filter/score workers")
 	f.StringVar(&kubeconfig, "kubeconfig", "", "measure this cluster instead of a fresh in-process one")
