@@ -71,17 +71,17 @@ func ParseConfig(data []byte) (*configv1.KubeSchedulerConfiguration, error) {
 
 // loadProfiles reads the config file (if any) and returns the profiles and
 // the client rate limits (clientConnection; upstream's defaults 50/100).
-func loadProfiles(path string) (map[string]*Profile, float32, int, error) {
+func loadProfiles(path string) (map[string]*Profile, float32, int, *configv1.KubeSchedulerConfiguration, error) {
 	var cfg *configv1.KubeSchedulerConfiguration
 	if path != "" {
 		var err error
 		if cfg, err = LoadConfig(path); err != nil {
-			return nil, 0, 0, err
+			return nil, 0, 0, nil, err
 		}
 	}
 	profiles, err := BuildProfiles(cfg)
 	if err != nil {
-		return nil, 0, 0, fmt.Errorf("scheduler config %s: %w", path, err)
+		return nil, 0, 0, nil, fmt.Errorf("scheduler config %s: %w", path, err)
 	}
 	qps, burst := float32(50), 100
 	if cfg != nil && cfg.ClientConnection.QPS > 0 {
@@ -90,7 +90,39 @@ func loadProfiles(path string) (map[string]*Profile, float32, int, error) {
 	if cfg != nil && cfg.ClientConnection.Burst > 0 {
 		burst = int(cfg.ClientConnection.Burst)
 	}
-	return profiles, qps, burst, nil
+	return profiles, qps, burst, cfg, nil
+}
+
+// fromConfigFile applies what the configuration file says about the
+// connection and leader election, as upstream does when --config is given
+// (the hard way's kube-scheduler.yaml names its kubeconfig there and passes
+// no --kubeconfig).
+func fromConfigFile(o *Options, cfg *configv1.KubeSchedulerConfiguration) {
+	if cfg == nil {
+		return
+	}
+	if o.Kubeconfig == "" && cfg.ClientConnection.Kubeconfig != "" {
+		o.Kubeconfig = cfg.ClientConnection.Kubeconfig
+	}
+	le := cfg.LeaderElection
+	if le.LeaderElect != nil {
+		o.LeaderElection.Enabled = *le.LeaderElect
+	}
+	if le.ResourceName != "" {
+		o.LeaderElection.Name = le.ResourceName
+	}
+	if le.ResourceNamespace != "" {
+		o.LeaderElection.Namespace = le.ResourceNamespace
+	}
+	if le.LeaseDuration.Duration > 0 {
+		o.LeaderElection.LeaseDuration = le.LeaseDuration.Duration
+	}
+	if le.RenewDeadline.Duration > 0 {
+		o.LeaderElection.RenewDeadline = le.RenewDeadline.Duration
+	}
+	if le.RetryPeriod.Duration > 0 {
+		o.LeaderElection.RetryPeriod = le.RetryPeriod.Duration
+	}
 }
 
 // BuildProfiles turns a configuration (nil: defaults) into profiles keyed

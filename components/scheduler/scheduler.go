@@ -84,10 +84,11 @@ func Run(ctx context.Context, o Options) error {
 // New builds a scheduler: clients, profiles from the config file,
 // informers. Nothing runs until Run.
 func New(o Options) (*Scheduler, error) {
-	profiles, qps, burst, err := loadProfiles(o.ConfigFile)
+	profiles, qps, burst, file, err := loadProfiles(o.ConfigFile)
 	if err != nil {
 		return nil, err
 	}
+	fromConfigFile(&o, file)
 	cfg := o.Config
 	if cfg == nil {
 		if cfg, err = clientcmd.BuildConfigFromFlags("", o.Kubeconfig); err != nil {

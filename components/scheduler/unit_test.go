@@ -238,3 +238,32 @@ func BenchmarkSchedule5000Nodes(b *testing.B) {
 		}
 	}
 }
+
+// TestHardWayConfig: the hard way's kube-scheduler.yaml names the
+// kubeconfig and leader election in the file, and the scheduler is started
+// with --config alone.
+func TestHardWayConfig(t *testing.T) {
+	cfg, err := ParseConfig([]byte(`apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+clientConnection:
+  kubeconfig: "/var/lib/kubernetes/kube-scheduler.kubeconfig"
+leaderElection:
+  leaderElect: true
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := Options{}
+	fromConfigFile(&o, cfg)
+	if o.Kubeconfig != "/var/lib/kubernetes/kube-scheduler.kubeconfig" {
+		t.Errorf("kubeconfig = %q", o.Kubeconfig)
+	}
+	if !o.LeaderElection.Enabled {
+		t.Error("leaderElect: true in the file did not enable leader election")
+	}
+	o = Options{Kubeconfig: "/flag.kubeconfig"}
+	fromConfigFile(&o, cfg)
+	if o.Kubeconfig != "/flag.kubeconfig" {
+		t.Errorf("--kubeconfig should win over the file, got %q", o.Kubeconfig)
+	}
+}
