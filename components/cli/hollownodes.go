@@ -100,7 +100,7 @@ The nodes are deleted on exit unless you pass --keep.`,
 	f.StringArrayVar(&o.fails, "fail", nil, "NAME[@DURATION]: that node stops its heartbeats after DURATION (default at once); repeatable")
 	f.DurationVar(&o.StartupDelay, "startup-delay", 0, "how long a bound pod stays Pending before Running")
 	f.DurationVar(&o.JobDuration, "job-duration", 2*time.Second, "how long Job pods (restartPolicy Never/OnFailure) run")
-	f.DurationVar(&o.RenewInterval, "lease-renew-interval", 10*time.Second, "how often each node renews its lease")
+	f.DurationVar(&o.RenewInterval, "lease-renew-interval", 10*time.Second, "how often each node renews its lease (use 1s against a cluster started with 'kubelab up --lab', which declares nodes dead after 4s)")
 	f.DurationVar(&o.StatusInterval, "node-status-report-frequency", time.Minute, "how often each node reports its status")
 	f.Float32Var(&o.QPS, "qps", 1000, "API requests per second for all nodes together (5000 nodes renewing every 10s need 500)")
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "cluster to join (default $KUBECONFIG or ~/.kube/config)")
