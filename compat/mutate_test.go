@@ -114,17 +114,21 @@ func TestPatch(t *testing.T) {
 	})
 
 	t.Run("status subresource", func(t *testing.T) {
-		// The main resource ignores status; /status takes it. A
-		// PodDisruptionBudget, because no kubelab controller rewrites its
-		// status (a Deployment's would be put right at once).
-		mustKubectl(t, "create", "pdb", "web", "--selector=app=nobody", "--min-available=1", "-n", ns)
-		gen := jsonpath(t, "{.metadata.generation}", "pdb", "web", "-n", ns)
-		mustKubectl(t, "patch", "pdb", "web", "--type=merge", "-p", `{"status":{"expectedPods":7}}`, "-n", ns)
-		wantEqual(t, "status.expectedPods via the main resource", jsonpath(t, "{.status.expectedPods}", "pdb", "web", "-n", ns), "0")
-		out := mustKubectl(t, "patch", "pdb", "web", "--subresource=status", "--type=merge", "-p", `{"status":{"expectedPods":7}}`, "-n", ns)
-		wantLine(t, out, "poddisruptionbudget.policy/web patched")
-		wantEqual(t, "status.expectedPods via /status", jsonpath(t, "{.status.expectedPods}", "pdb", "web", "-n", ns), "7")
-		wantEqual(t, "generation after status writes", jsonpath(t, "{.metadata.generation}", "pdb", "web", "-n", ns), gen)
+		// The main resource ignores status; /status takes it. A Service's
+		// load balancer status, because no kubelab controller writes it
+		// (a cloud controller would); a Deployment's or a PDB's status would
+		// be put right by its controller at once.
+		mustKubectl(t, "create", "service", "loadbalancer", "web", "--tcp=80:80", "-n", ns)
+		gen := jsonpath(t, "{.metadata.generation}", "svc", "web", "-n", ns)
+		lb := `{"status":{"loadBalancer":{"ingress":[{"ip":"192.0.2.7"}]}}}`
+		mustKubectl(t, "patch", "svc", "web", "--type=merge", "-p", lb, "-n", ns)
+		wantEqual(t, "ingress via the main resource", jsonpath(t, "{.status.loadBalancer.ingress[0].ip}", "svc", "web", "-n", ns), "")
+		out := mustKubectl(t, "patch", "svc", "web", "--subresource=status", "--type=merge", "-p", lb, "-n", ns)
+		wantLine(t, out, "service/web patched")
+		wantEqual(t, "ingress via /status", jsonpath(t, "{.status.loadBalancer.ingress[0].ip}", "svc", "web", "-n", ns), "192.0.2.7")
+		wantEqual(t, "generation after status writes", jsonpath(t, "{.metadata.generation}", "svc", "web", "-n", ns), gen)
+		tb := parseTable(t, mustKubectl(t, "get", "svc", "web", "-n", ns))
+		wantEqual(t, "EXTERNAL-IP", tb.row(t, "NAME", "web")["EXTERNAL-IP"], "192.0.2.7")
 	})
 }
 

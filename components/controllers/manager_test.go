@@ -42,7 +42,7 @@ func TestEnabled(t *testing.T) {
 // by upstream's --controllers names.
 func TestKnownControllers(t *testing.T) {
 	for _, name := range []string{"cronjob", "deployment", "endpoint", "endpointslice", "garbagecollector",
-		"horizontalpodautoscaling", "job", "namespace", "nodeipam", "nodelifecycle", "podgc", "replicaset",
+		"daemonset", "horizontalpodautoscaling", "job", "namespace", "nodeipam", "nodelifecycle", "podgc", "replicaset", "statefulset", "replicationcontroller", "disruption",
 		"root-ca-cert-publisher", "serviceaccount", "ttl-after-finished"} {
 		if !slices.Contains(KnownControllers(), name) {
 			t.Errorf("controller %q is not registered (have %q)", name, KnownControllers())

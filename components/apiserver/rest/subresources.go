@@ -5,7 +5,6 @@ import (
 	"net/http"
 
 	corev1 "k8s.io/api/core/v1"
-	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -107,27 +106,6 @@ func setPodScheduled(pod *corev1.Pod) {
 		}
 	}
 	pod.Status.Conditions = append(pod.Status.Conditions, cond)
-}
-
-// evict serves POST pods/{name}/eviction (kubectl drain): without
-// PodDisruptionBudget checks yet, an eviction is a graceful delete.
-func (h *Handler) evict(w http.ResponseWriter, r *http.Request, ri *RequestInfo, st *registry.Store) {
-	data, err := readBody(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	obj, _, err := decodeObject(r, data, st.Info, policyv1.SchemeGroupVersion.WithKind("Eviction"))
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	ev := obj.(*policyv1.Eviction)
-	if _, _, err := st.Delete(r.Context(), ri.Namespace, ri.Name, ev.DeleteOptions, false); err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, &metav1.Status{TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"}, Status: metav1.StatusSuccess, Code: http.StatusCreated})
 }
 
 // finalize serves PUT namespaces/{name}/finalize: the namespace controller

@@ -15,7 +15,7 @@ import (
 
 // owners is where the loop reads its owners and writes their status. The
 // sync logic sees every owner as an apps/v1 ReplicaSet; ReplicationControllers
-// are converted on the way in and out (see rc.go), as upstream does.
+// are converted on the way in and out (see owners_rc.go), as upstream does.
 type owners interface {
 	kind() schema.GroupVersionKind
 	get(ns, name string) (*appsv1.ReplicaSet, error)                        // from the cache
