@@ -40,6 +40,8 @@ var builtin = map[schema.GroupVersionKind]Printer{
 	corev1.SchemeGroupVersion.WithKind("ServiceAccount"):                 serviceAccountPrinter,
 	corev1.SchemeGroupVersion.WithKind("Event"):                          eventPrinter,
 	corev1.SchemeGroupVersion.WithKind("ReplicationController"):          replicationControllerPrinter,
+	corev1.SchemeGroupVersion.WithKind("PersistentVolumeClaim"):          pvcPrinter,
+	corev1.SchemeGroupVersion.WithKind("PersistentVolume"):               pvPrinter,
 	appsv1.SchemeGroupVersion.WithKind("Deployment"):                     deploymentPrinter,
 	appsv1.SchemeGroupVersion.WithKind("ReplicaSet"):                     replicaSetPrinter,
 	appsv1.SchemeGroupVersion.WithKind("DaemonSet"):                      daemonSetPrinter,
