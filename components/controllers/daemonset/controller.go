@@ -43,6 +43,8 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/client-go/util/workqueue"
+
+	"github.com/kubelab/kubelab/components/controllers/expectations"
 )
 
 // burstReplicas caps the pods created or deleted in one sync (upstream 250).
@@ -62,7 +64,7 @@ type Controller struct {
 	queue    workqueue.TypedRateLimitingInterface[string]
 	recorder record.EventRecorder
 	// expectations keep sync from acting twice on a stale pod cache.
-	expectations *expectations
+	expectations *expectations.Expectations
 	// failedBackoff spaces out the replacement of failed pods per
 	// DaemonSet and node: a kubelet that keeps rejecting the pod must not
 	// make us create and delete in a hot loop.
@@ -79,7 +81,7 @@ func New(kube kubernetes.Interface, dss appsinformers.DaemonSetInformer, revs ap
 		synced: []cache.InformerSynced{dss.Informer().HasSynced, revs.Informer().HasSynced, pods.Informer().HasSynced, nodes.Informer().HasSynced},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "daemonset"}),
-		recorder: recorder, expectations: newExpectations(time.Now),
+		recorder: recorder, expectations: expectations.New(time.Now),
 		failedBackoff: flowcontrol.NewBackOff(time.Second, 15*time.Minute),
 		burst:         burstReplicas, now: time.Now,
 	}
@@ -116,7 +118,7 @@ func (c *Controller) enqueue(obj any) {
 
 func (c *Controller) deleteDaemonSet(obj any) {
 	if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
-		c.expectations.forget(key)
+		c.expectations.Forget(key)
 		c.queue.Add(key)
 	}
 }
@@ -184,7 +186,7 @@ func (c *Controller) addPod(obj any) {
 	if ref := metav1.GetControllerOf(pod); ref != nil {
 		if ds := c.resolve(pod.Namespace, ref); ds != nil {
 			key := pod.Namespace + "/" + ds.Name
-			c.expectations.creationObserved(key)
+			c.expectations.CreationObserved(key)
 			c.queue.Add(key)
 		}
 		return
@@ -239,7 +241,7 @@ func (c *Controller) deletePod(obj any) {
 	}
 	if ds := c.resolve(m.GetNamespace(), ref); ds != nil {
 		key := m.GetNamespace() + "/" + ds.Name
-		c.expectations.deletionObserved(key, m.GetNamespace()+"/"+m.GetName())
+		c.expectations.DeletionObserved(key, m.GetNamespace()+"/"+m.GetName())
 		c.queue.Add(key)
 	}
 }

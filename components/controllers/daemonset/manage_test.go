@@ -241,7 +241,7 @@ func TestFailedPodBackoff(t *testing.T) {
 		if err := f.c.sync(context.Background(), "default/agent"); err != nil {
 			t.Fatal(err)
 		}
-		f.c.expectations.forget("default/agent") // as if the deletion had been seen
+		f.c.expectations.Forget("default/agent") // as if the deletion had been seen
 	}
 	if got := f.deleted(); !reflect.DeepEqual(got, []string{"p-a"}) {
 		t.Errorf("deleted %v, want p-a once", got)

@@ -28,7 +28,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	ds, err := c.dsLister.DaemonSets(ns).Get(name)
 	if apierrors.IsNotFound(err) {
-		c.expectations.forget(key) // its pods are the garbage collector's
+		c.expectations.Forget(key) // its pods are the garbage collector's
 		return nil
 	}
 	if err != nil {
@@ -59,12 +59,12 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	if !c.expectations.satisfied(key) {
+	if !c.expectations.Satisfied(key) {
 		return c.updateStatus(ctx, ds, nodes, byNode, hash)
 	}
 	var errs []error
 	errs = append(errs, c.manage(ctx, key, ds, nodes, byNode, hash))
-	if c.expectations.satisfied(key) && ds.Spec.UpdateStrategy.Type != appsv1.OnDeleteDaemonSetStrategyType {
+	if c.expectations.Satisfied(key) && ds.Spec.UpdateStrategy.Type != appsv1.OnDeleteDaemonSetStrategyType {
 		errs = append(errs, c.rollingUpdate(ctx, key, ds, nodes, byNode, hash))
 	}
 	errs = append(errs, c.cleanupHistory(ctx, ds, old, all))
@@ -262,7 +262,7 @@ func (c *Controller) syncNodes(ctx context.Context, key string, ds *appsv1.Daemo
 	for i, p := range remove {
 		podKeys[i] = p.Namespace + "/" + p.Name
 	}
-	c.expectations.expect(key, len(create), podKeys)
+	c.expectations.Expect(key, len(create), podKeys)
 
 	var errs []error
 	next := make(chan string, len(create))
@@ -277,7 +277,7 @@ func (c *Controller) syncNodes(ctx context.Context, key string, ds *appsv1.Daemo
 		return err
 	})
 	for i := created; i < len(create); i++ {
-		c.expectations.creationObserved(key) // failed or never tried: not coming
+		c.expectations.CreationObserved(key) // failed or never tried: not coming
 	}
 	errs = append(errs, err)
 
@@ -286,7 +286,7 @@ func (c *Controller) syncNodes(ctx context.Context, key string, ds *appsv1.Daemo
 	for i, p := range remove {
 		wg.Go(func() {
 			if err := c.deletePodFor(ctx, ds, p); err != nil {
-				c.expectations.deletionObserved(key, podKeys[i])
+				c.expectations.DeletionObserved(key, podKeys[i])
 				if !apierrors.IsNotFound(err) {
 					mu.Lock()
 					errs = append(errs, err)

@@ -49,7 +49,7 @@ func newFixture(t *testing.T, objs ...runtime.Object) *fixture {
 		t.Fatal(err)
 	}
 	c.now = func() time.Time { return now }
-	c.expectations.now = c.now
+	c.expectations.Now = c.now
 	for _, o := range objs {
 		switch o := o.(type) {
 		case *appsv1.DaemonSet:

@@ -35,6 +35,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
+
+	"github.com/kubelab/kubelab/components/controllers/expectations"
 )
 
 // burstReplicas caps the pods created or deleted in one sync (upstream 500).
@@ -58,7 +60,7 @@ type Controller struct {
 	// recorder writes the SuccessfulCreate/SuccessfulDelete events.
 	recorder record.EventRecorder
 	// expectations keep sync from acting twice on a stale pod cache.
-	expectations *expectations
+	expectations *expectations.Expectations
 	// burst caps creations/deletions per sync.
 	burst int
 	// now is the clock, replaceable in tests.
@@ -76,7 +78,7 @@ func newController(name string, kube kubernetes.Interface, o owners, ownerInform
 		synced: []cache.InformerSynced{ownerInformer.HasSynced, pods.Informer().HasSynced},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: name}),
-		recorder: recorder, expectations: newExpectations(time.Now), burst: burstReplicas, now: time.Now,
+		recorder: recorder, expectations: expectations.New(time.Now), burst: burstReplicas, now: time.Now,
 	}
 	// Handlers only find which ReplicaSet to look at (and count observed
 	// creates/deletes); sync does the thinking.
@@ -106,7 +108,7 @@ func (c *Controller) enqueue(obj any) {
 
 func (c *Controller) deleteOwner(obj any) {
 	if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
-		c.expectations.forget(key)
+		c.expectations.Forget(key)
 		c.queue.Add(key)
 	}
 }
@@ -120,7 +122,7 @@ func (c *Controller) addPod(obj any) {
 	if ref := metav1.GetControllerOf(pod); ref != nil {
 		if rs := c.resolve(pod.Namespace, ref); rs != nil {
 			key := pod.Namespace + "/" + rs.Name
-			c.expectations.creationObserved(key)
+			c.expectations.CreationObserved(key)
 			c.queue.Add(key)
 		}
 		return
@@ -189,7 +191,7 @@ func (c *Controller) deletePod(obj any) {
 	}
 	if rs := c.resolve(pod.Namespace, ref); rs != nil {
 		key := pod.Namespace + "/" + rs.Name
-		c.expectations.deletionObserved(key, pod.Namespace+"/"+pod.Name)
+		c.expectations.DeletionObserved(key, pod.Namespace+"/"+pod.Name)
 		c.queue.Add(key)
 	}
 }

@@ -28,13 +28,13 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	rs, err := c.owners.get(ns, name)
 	if apierrors.IsNotFound(err) {
-		c.expectations.forget(key) // deleted: its pods are the garbage collector's
+		c.expectations.Forget(key) // deleted: its pods are the garbage collector's
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("read %s %s from cache: %w", c.name, key, err)
 	}
-	needsSync := c.expectations.satisfied(key)
+	needsSync := c.expectations.Satisfied(key)
 	selector, err := metav1.LabelSelectorAsSelector(rs.Spec.Selector)
 	if err != nil {
 		return nil // invalid selector: validation should have refused it; retrying will not help
@@ -111,7 +111,7 @@ func (c *Controller) manageReplicas(ctx context.Context, key string, pods []*cor
 		n := min(-diff, c.burst)
 		// Expect them all before the first create: the informer may see a
 		// new pod before Create even returns.
-		c.expectations.expectCreations(key, n)
+		c.expectations.Expect(key, n, nil)
 		ref := metav1.NewControllerRef(rs, c.owners.kind())
 		created, err := slowStartBatch(n, 1, func() error {
 			err := c.createPod(ctx, rs, ref)
@@ -123,7 +123,7 @@ func (c *Controller) manageReplicas(ctx context.Context, key string, pods []*cor
 		// Creates that failed or were never tried will not show up in the
 		// informer: stop waiting for them.
 		for i := created; i < n; i++ {
-			c.expectations.creationObserved(key)
+			c.expectations.CreationObserved(key)
 		}
 		return err
 	case diff > 0:
@@ -133,7 +133,7 @@ func (c *Controller) manageReplicas(ctx context.Context, key string, pods []*cor
 		for i, p := range victims {
 			podKeys[i] = p.Namespace + "/" + p.Name
 		}
-		c.expectations.expectDeletions(key, podKeys)
+		c.expectations.Expect(key, 0, podKeys)
 		var wg sync.WaitGroup
 		errs := make([]error, len(victims))
 		for i, p := range victims {
@@ -141,7 +141,7 @@ func (c *Controller) manageReplicas(ctx context.Context, key string, pods []*cor
 			go func() {
 				defer wg.Done()
 				if err := c.deletePodFor(ctx, rs, p); err != nil {
-					c.expectations.deletionObserved(key, podKeys[i])
+					c.expectations.DeletionObserved(key, podKeys[i])
 					if !apierrors.IsNotFound(err) {
 						errs[i] = err
 					}

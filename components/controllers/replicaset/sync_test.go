@@ -52,7 +52,7 @@ func newFixture(t *testing.T, objs ...runtime.Object) *fixture {
 		t.Fatal(err)
 	}
 	c.now = func() time.Time { return now }
-	c.expectations.now = c.now
+	c.expectations.Now = c.now
 	for _, o := range objs {
 		switch o := o.(type) {
 		case *appsv1.ReplicaSet:
@@ -248,7 +248,7 @@ func TestExpectations(t *testing.T) {
 	for range 3 {
 		f.c.addPod(pod("seen"))
 	}
-	if !f.c.expectations.satisfied("default/web") {
+	if !f.c.expectations.Satisfied("default/web") {
 		t.Fatal("expectations not satisfied after the creations were observed")
 	}
 }
@@ -285,8 +285,8 @@ func TestSlowStartOnErrors(t *testing.T) {
 				t.Errorf("conditions %+v, want ReplicaFailure/FailedCreate with the error", st.Conditions)
 			}
 			// Only the creates that happened are still awaited from the informer.
-			if x := f.c.expectations.byRS["default/web"]; x.adds != tt.wantAdded {
-				t.Errorf("still expecting %d creations, want %d (failed ones must not stall the ReplicaSet)", x.adds, tt.wantAdded)
+			if adds, _ := f.c.expectations.Pending("default/web"); adds != tt.wantAdded {
+				t.Errorf("still expecting %d creations, want %d (failed ones must not stall the ReplicaSet)", adds, tt.wantAdded)
 			}
 			failed := 0
 			for _, e := range f.events() {
