@@ -194,6 +194,9 @@ func TestReplace(t *testing.T) {
 	ns := newNamespace(t, "replace")
 	mustKubectl(t, "create", "-f", manifest(t, "nginx-deployment.yaml"), "-n", ns)
 	const d = "deployment.apps/nginx-deployment"
+	// Let the controllers finish writing status first: a replace with the
+	// resourceVersion read before their last write is (rightly) a conflict.
+	mustKubectl(t, "rollout", "status", d, "-n", ns, "--timeout=90s")
 
 	t.Run("replace -f from get -o yaml", func(t *testing.T) {
 		live := mustKubectl(t, "get", "deploy", "nginx-deployment", "-o", "yaml", "-n", ns)
