@@ -22,9 +22,11 @@
 //     stringData merged into data, podIP mirrored into podIPs);
 //   - registry strategies (a Job's generated selector, a Namespace's
 //     "kubernetes" finalizer);
-//   - admission plugins that mutate every pod (ServiceAccount,
-//     DefaultTolerationSeconds, Priority) — kubelab has no such plugins, but
-//     what they add is what users see, so it lives here.
+//   - admission plugins that mutate every pod (ServiceAccount, Priority) —
+//     kubelab has no such plugins, but what they add is what users see, so
+//     it lives here. (DefaultTolerationSeconds is a real plugin now: the
+//     pods' PrepareCreate hook in apiserver/admission_tolerations.go, since
+//     its values come from flags.)
 //
 // Everything Apply does is idempotent: running it twice changes nothing, which
 // matters because the registry defaults on every update too.
