@@ -28,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -35,6 +36,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	appsinformers "k8s.io/client-go/informers/apps/v1"
@@ -68,6 +70,47 @@ type Controller struct {
 	recorder record.EventRecorder
 	// now is the clock (progress deadlines), replaceable in tests.
 	now func() time.Time
+	// scaled remembers the generation of each ReplicaSet whose size we
+	// wrote, so sync never acts on a cache older than its own writes.
+	scaled scaledGenerations
+}
+
+// scaledGenerations: ReplicaSet UID → the generation our last scale wrote.
+//
+// Why: the Deployment and ReplicaSet caches are fed by two watches. Our
+// status write can bring the Deployment back into the queue before the
+// ReplicaSet watch has delivered the scale we just wrote; a sync then would
+// count the old size and could scale up past maxSurge. Upstream has the
+// same window; closing it costs one map.
+type scaledGenerations struct {
+	mu  sync.Mutex
+	gen map[types.UID]int64
+}
+
+func (s *scaledGenerations) wrote(rs *appsv1.ReplicaSet) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gen == nil {
+		s.gen = map[types.UID]int64{}
+	}
+	s.gen[rs.UID] = rs.Generation
+}
+
+// behind reports whether any cached ReplicaSet is older than what we wrote.
+func (s *scaledGenerations) behind(rss []*appsv1.ReplicaSet) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, rs := range rss {
+		want, ok := s.gen[rs.UID]
+		if !ok {
+			continue
+		}
+		if rs.Generation < want {
+			return true
+		}
+		delete(s.gen, rs.UID) // the cache caught up
+	}
+	return false
 }
 
 // New builds the controller.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -45,6 +46,10 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	rss, err := c.claimReplicaSets(ctx, d)
 	if err != nil {
 		return err
+	}
+	if c.scaled.behind(rss) {
+		c.queue.AddAfter(key, 50*time.Millisecond) // our last scale is not in the cache yet
+		return nil
 	}
 	if d.DeletionTimestamp != nil {
 		newRS, oldRSs, err := c.replicaSetsAndSyncRevision(ctx, d, rss, false)
