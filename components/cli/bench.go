@@ -1,12 +1,14 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"runtime/pprof"
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kubelab/kubelab/components/bench"
@@ -47,40 +49,11 @@ directory: embedded etcd, or the etcd at --etcd-servers.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			if cpuProfile != "" {
-				f, err := os.Create(cpuProfile)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return err
-				}
-				defer pprof.StopCPUProfile()
-			}
-			path := kubeconfig
-			if path == "" {
-				dir, err := os.MkdirTemp("", "kubelab-bench-")
-				if err != nil {
-					return err
-				}
-				defer os.RemoveAll(dir)
-				cp, err := cluster.StartControlPlane(ctx, cluster.ControlPlaneOptions{Name: "bench", Dir: dir, Port: -1, EtcdPort: -1, EtcdServers: etcdServers})
-				if err != nil {
-					return err
-				}
-				defer cp.Stop()
-				path = cp.AdminKubeconfig
-				etcd := cp.EtcdURL + " (embedded)"
-				if len(etcdServers) > 0 {
-					etcd = fmt.Sprint(etcdServers)
-				}
-				fmt.Fprintf(s.Out, "control plane %s, etcd %s\n", cp.URL, etcd)
-			}
-			cfg, err := clientcmd.BuildConfigFromFlags("", path)
+			cfg, done, err := benchTarget(ctx, s, benchFlags{kubeconfig, etcdServers, cpuProfile})
 			if err != nil {
-				return fmt.Errorf("load kubeconfig %s: %w", path, err)
+				return err
 			}
+			defer done()
 			fmt.Fprintf(s.Out, "writing %d ConfigMaps/s for %s…\n", o.Rate, o.Duration)
 			report, err := bench.API(ctx, cfg, o)
 			if err != nil {
@@ -98,4 +71,63 @@ directory: embedded etcd, or the etcd at --etcd-servers.`,
 	f.StringSliceVar(&etcdServers, "etcd-servers", nil, "for the in-process control plane: use this etcd instead of an embedded one")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of this process (client and in-process control plane) to this file")
 	return cmd
+}
+
+// benchFlags are the flags every bench subcommand shares.
+type benchFlags struct {
+	kubeconfig  string
+	etcdServers []string
+	cpuProfile  string
+}
+
+// benchTarget starts the CPU profile (if asked) and returns the cluster to
+// measure: --kubeconfig's, or a fresh in-process control plane in a
+// temporary directory (embedded etcd, or --etcd-servers). done stops both.
+func benchTarget(ctx context.Context, s Streams, f benchFlags) (_ *rest.Config, _ func(), err error) {
+	var cleanups []func()
+	stop := func() {
+		for i := len(cleanups) - 1; i >= 0; i-- {
+			cleanups[i]()
+		}
+	}
+	defer func() {
+		if err != nil {
+			stop()
+		}
+	}()
+	if f.cpuProfile != "" {
+		out, err := os.Create(f.cpuProfile)
+		if err != nil {
+			return nil, nil, err
+		}
+		cleanups = append(cleanups, func() { out.Close() })
+		if err := pprof.StartCPUProfile(out); err != nil {
+			return nil, nil, err
+		}
+		cleanups = append(cleanups, pprof.StopCPUProfile)
+	}
+	path := f.kubeconfig
+	if path == "" {
+		dir, err := os.MkdirTemp("", "kubelab-bench-")
+		if err != nil {
+			return nil, nil, err
+		}
+		cleanups = append(cleanups, func() { os.RemoveAll(dir) })
+		cp, err := cluster.StartControlPlane(ctx, cluster.ControlPlaneOptions{Name: "bench", Dir: dir, Port: -1, EtcdPort: -1, EtcdServers: f.etcdServers})
+		if err != nil {
+			return nil, nil, err
+		}
+		cleanups = append(cleanups, cp.Stop)
+		path = cp.AdminKubeconfig
+		etcd := cp.EtcdURL + " (embedded)"
+		if len(f.etcdServers) > 0 {
+			etcd = fmt.Sprint(f.etcdServers)
+		}
+		fmt.Fprintf(s.Out, "control plane %s, etcd %s\n", cp.URL, etcd)
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load kubeconfig %s: %w", path, err)
+	}
+	return cfg, stop, nil
 }

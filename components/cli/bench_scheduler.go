@@ -2,14 +2,10 @@ package cli
 
 import (
 	"fmt"
-	"os"
-	"runtime/pprof"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kubelab/kubelab/components/bench"
-	"github.com/kubelab/kubelab/components/cluster"
 )
 
 func newBenchSchedulerCommand(s Streams) *cobra.Command {
@@ -36,36 +32,11 @@ the cluster must not run another scheduler.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			if cpuProfile != "" {
-				f, err := os.Create(cpuProfile)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return err
-				}
-				defer pprof.StopCPUProfile()
-			}
-			path := kubeconfig
-			if path == "" {
-				dir, err := os.MkdirTemp("", "kubelab-bench-")
-				if err != nil {
-					return err
-				}
-				defer os.RemoveAll(dir)
-				cp, err := cluster.StartControlPlane(ctx, cluster.ControlPlaneOptions{Name: "bench", Dir: dir, Port: -1, EtcdPort: -1, EtcdServers: etcdServers})
-				if err != nil {
-					return err
-				}
-				defer cp.Stop()
-				path = cp.AdminKubeconfig
-				fmt.Fprintf(s.Out, "control plane %s\n", cp.URL)
-			}
-			cfg, err := clientcmd.BuildConfigFromFlags("", path)
+			cfg, done, err := benchTarget(ctx, s, benchFlags{kubeconfig, etcdServers, cpuProfile})
 			if err != nil {
-				return fmt.Errorf("load kubeconfig %s: %w", path, err)
+				return err
 			}
+			defer done()
 			fmt.Fprintf(s.Out, "scheduling %d pods on %d nodes…\n", o.Pods, o.Nodes)
 			report, err := bench.Scheduler(ctx, cfg, o)
 			if err != nil {
