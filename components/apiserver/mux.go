@@ -1,11 +1,13 @@
 package apiserver
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"strings"
@@ -24,7 +26,7 @@ import (
 // apiHandler routes the non-resource endpoints and hands every resource
 // path to the generic REST handler.
 func (s *Server) apiHandler() http.Handler {
-	h := &rest.Handler{Registry: s.Registry, ParseFields: parseFieldSelector, Authorizer: s.authorizer}
+	h := &rest.Handler{Registry: s.Registry, ParseFields: parseFieldSelector, Authorizer: s.authorizer, Kubelet: s.kubelet}
 	disc := &rest.Discovery{Registry: s.Registry}
 	oapi := &rest.OpenAPI{Registry: s.Registry}
 	mux := http.NewServeMux()
@@ -123,6 +125,13 @@ func (s *statusRecorder) Flush() {
 	}
 }
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// Hijack lets pods/exec and friends take over the connection: the
+// upgrade-aware proxy asserts http.Hijacker on the writer it is given.
+func (s *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	s.code = http.StatusSwitchingProtocols
+	return http.NewResponseController(s.ResponseWriter).Hijack()
+}
 
 // withMetrics counts requests and their latency (watches excluded from latency).
 func withMetrics(next http.Handler) http.Handler {

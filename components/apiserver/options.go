@@ -67,6 +67,20 @@ type Options struct {
 	// the shortest setting is 1.
 	DefaultNotReadyTolerationSeconds, DefaultUnreachableTolerationSeconds int64
 
+	// KubeletClientCertificate and KubeletClientKey are what the API server
+	// presents to kubelets for logs and exec (--kubelet-client-certificate,
+	// --kubelet-client-key); the kubelets' --client-ca-file must trust them.
+	KubeletClientCertificate, KubeletClientKey string
+	// KubeletCertificateAuthority verifies kubelets' serving certificates
+	// (--kubelet-certificate-authority); empty: not verified, as upstream.
+	KubeletCertificateAuthority string
+	// KubeletPreferredAddressTypes is the order in which a node's
+	// status.addresses are tried (--kubelet-preferred-address-types;
+	// default InternalIP,Hostname,ExternalIP).
+	KubeletPreferredAddressTypes []string
+	// KubeletTimeout bounds dialing a kubelet (--kubelet-timeout, 5s).
+	KubeletTimeout time.Duration
+
 	// EventTTL is how long Events are kept (--event-ttl, 1h).
 	EventTTL time.Duration
 	// WatchCacheSize is how many recent events each resource keeps for
@@ -108,6 +122,12 @@ func (o *Options) Defaults() {
 	}
 	if o.WatchCacheSize == 0 {
 		o.WatchCacheSize = 4096
+	}
+	if len(o.KubeletPreferredAddressTypes) == 0 {
+		o.KubeletPreferredAddressTypes = []string{"InternalIP", "Hostname", "ExternalIP"}
+	}
+	if o.KubeletTimeout == 0 {
+		o.KubeletTimeout = 5 * time.Second
 	}
 	if o.ShutdownTimeout == 0 {
 		o.ShutdownTimeout = 5 * time.Second

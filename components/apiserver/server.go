@@ -17,6 +17,7 @@ import (
 
 	"github.com/kubelab/kubelab/components/apiserver/authn"
 	"github.com/kubelab/kubelab/components/apiserver/authz"
+	"github.com/kubelab/kubelab/components/apiserver/kubeletclient"
 	"github.com/kubelab/kubelab/components/apiserver/registry"
 	"github.com/kubelab/kubelab/components/apiserver/rest"
 	"github.com/kubelab/kubelab/components/apiserver/storage"
@@ -36,6 +37,7 @@ type Server struct {
 	ownsEtcd   bool
 	tlsConfig  *tls.Config
 	authorizer authz.Authorizer
+	kubelet    *kubeletclient.Client
 	listener   net.Listener
 }
 
@@ -103,6 +105,9 @@ func New(ctx context.Context, o Options) (_ *Server, err error) {
 	// Every request is allowed for now: RBAC and the node authorizer come
 	// with the security issue, behind this same seam.
 	s.authorizer = authz.AlwaysAllow
+	if s.kubelet, err = newKubeletClient(o); err != nil {
+		return nil, err
+	}
 	s.API = s.apiHandler()
 
 	authenticator, err := buildAuthenticator(o)

@@ -27,7 +27,7 @@ type upOptions struct {
 	reset                              bool
 	debugAddress, schedulerConfig      string
 	hollowNodes                        int
-	lab                                bool
+	lab, noKubelet                     bool
 }
 
 // NewUpCommand builds `kubelab up`.
@@ -85,6 +85,7 @@ pass --reset to start from scratch.`,
 	f.StringVar(&o.debugAddress, "debug-address", "127.0.0.1:10251", "where to serve /metrics, /healthz and the scheduler's /debug/scheduler/explain (empty: nowhere)")
 	f.StringVar(&o.schedulerConfig, "scheduler-config", "", "KubeSchedulerConfiguration file for the scheduler (e.g. MostAllocated bin packing)")
 	f.IntVar(&o.hollowNodes, "hollow-nodes", 0, "also run this many hollow nodes (fake kubelets, see 'kubelab hollow-nodes --help')")
+	f.BoolVar(&o.noKubelet, "no-kubelet", false, "run no kubelet for this machine (control plane only; nodes come from 'kubelab cluster create' or --hollow-nodes)")
 	f.BoolVar(&o.lab, "lab", false, "lab timings: nodes unreachable after 4s of silence, pods evicted 2s later")
 	return cmd
 }
@@ -120,13 +121,28 @@ func runUp(ctx context.Context, s Streams, o *upOptions) error {
 	}
 	defer cp.Stop()
 	nodes := "none (add --hollow-nodes N, or run 'kubelab hollow-nodes')"
+	var nodeNames []string
+	if !o.noKubelet {
+		if os.Geteuid() != 0 {
+			return fmt.Errorf("the kubelet needs root (namespaces, mounts, cgroups): run 'sudo kubelab up', or 'kubelab up --no-kubelet' for a control plane without a node")
+		}
+		fmt.Fprintf(s.Out, "  … kubelet         starting (pulls nothing: the kit's images are built locally)\n")
+		k, err := cp.StartKubelet(ctx, cluster.LocalKubeletOptions{Lab: o.lab})
+		if err != nil {
+			return fmt.Errorf("start the kubelet: %w", err)
+		}
+		nodeNames = append(nodeNames, k.NodeName())
+	}
 	if o.hollowNodes > 0 {
 		set, err := startHollowNodes(ctx, cp.AdminKubeconfig, o.hollowNodes, o.lab)
 		if err != nil {
 			return err
 		}
 		defer set.Stop()
-		nodes = fmt.Sprintf("%d hollow (%s…)", o.hollowNodes, set.Names()[0])
+		nodeNames = append(nodeNames, fmt.Sprintf("%d hollow (%s…)", o.hollowNodes, set.Names()[0]))
+	}
+	if len(nodeNames) > 0 {
+		nodes = strings.Join(nodeNames, ", ")
 	}
 	debug := "not served"
 	if cp.DebugURL != "" {
@@ -163,6 +179,8 @@ Press Ctrl-C to stop (data is kept; "kubelab up" resumes it).
 		return fmt.Errorf("kube-apiserver stopped: %w", err)
 	case err := <-cp.ControllersDone():
 		return fmt.Errorf("kube-controller-manager stopped: %w", err)
+	case err := <-cp.KubeletDone():
+		return fmt.Errorf("kubelet stopped: %w", err)
 	case err := <-cp.SchedulerDone():
 		return fmt.Errorf("kube-scheduler stopped: %w", err)
 	}

@@ -93,10 +93,12 @@ type ControlPlane struct {
 	DebugURL string
 
 	etcd        *EmbeddedEtcd
+	ctx         context.Context
 	cancel      context.CancelFunc
 	served      chan error
 	controllers chan error
 	scheduler   chan error
+	kubelet     chan error
 	debug       *http.Server
 	stopOnce    sync.Once
 }
@@ -120,7 +122,7 @@ func StartControlPlane(ctx context.Context, o ControlPlaneOptions) (_ *ControlPl
 		return nil, fmt.Errorf("create state directory %s: %w", o.Dir, err)
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
-	cp := &ControlPlane{Name: o.Name, Dir: o.Dir, cancel: cancel, served: make(chan error, 1)}
+	cp := &ControlPlane{Name: o.Name, Dir: o.Dir, ctx: runCtx, cancel: cancel, served: make(chan error, 1)}
 	defer func() {
 		if err != nil {
 			cp.Stop()
@@ -142,7 +144,9 @@ func StartControlPlane(ctx context.Context, o ControlPlaneOptions) (_ *ControlPl
 	aopts := apiserver.Options{
 		BindAddress: host, Listener: ln, AdvertiseAddress: host,
 		TLSCertFile: creds.servingCert, TLSPrivateKeyFile: creds.servingKey, ClientCAFile: creds.caCert,
-		ServiceClusterIPRange: o.ServiceClusterIPRange, ServiceNodePortRange: o.ServiceNodePortRange,
+		KubeletClientCertificate: creds.kubeletClientCert, KubeletClientKey: creds.kubeletClientKey,
+		KubeletCertificateAuthority: creds.caCert,
+		ServiceClusterIPRange:       o.ServiceClusterIPRange, ServiceNodePortRange: o.ServiceNodePortRange,
 		EtcdServers:                      o.EtcdServers,
 		DefaultNotReadyTolerationSeconds: o.DefaultNotReadyTolerationSeconds, DefaultUnreachableTolerationSeconds: o.DefaultUnreachableTolerationSeconds,
 	}
@@ -293,7 +297,7 @@ func (cp *ControlPlane) stop() {
 	if cp.debug != nil {
 		_ = cp.debug.Close()
 	}
-	for _, done := range []chan error{cp.controllers, cp.scheduler} {
+	for _, done := range []chan error{cp.kubelet, cp.controllers, cp.scheduler} {
 		if done == nil {
 			continue
 		}

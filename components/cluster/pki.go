@@ -13,6 +13,9 @@ import (
 type credentials struct {
 	caCert, servingCert, servingKey string
 	caPEM, adminCert, adminKey      []byte
+	// kubeletClientCert/Key: what the API server presents to kubelets for
+	// logs and exec (--kubelet-client-certificate).
+	kubeletClientCert, kubeletClientKey string
 }
 
 // ensurePKI creates (once) a cluster CA, the API server's serving
@@ -65,5 +68,17 @@ func ensurePKI(dir, host string) (*credentials, error) {
 		certPEM, keyPEM = admin.CertPEM, admin.KeyPEM
 	}
 	c.adminCert, c.adminKey = certPEM, keyPEM
+
+	// The hard way's "kube-apiserver-kubelet-client" certificate.
+	c.kubeletClientCert, c.kubeletClientKey = filepath.Join(dir, "apiserver-kubelet-client.crt"), filepath.Join(dir, "apiserver-kubelet-client.key")
+	if _, err := os.Stat(c.kubeletClientCert); newCA || err != nil {
+		kc, err := ca.Issue(pki.CertSpec{CommonName: "kube-apiserver-kubelet-client", Organizations: []string{"system:masters"}, Client: true})
+		if err != nil {
+			return nil, fmt.Errorf("issue the API server's kubelet client certificate: %w", err)
+		}
+		if err := kc.WriteFiles(c.kubeletClientCert, c.kubeletClientKey); err != nil {
+			return nil, err
+		}
+	}
 	return c, nil
 }

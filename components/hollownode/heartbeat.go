@@ -1,6 +1,8 @@
 package hollownode
 
 import (
+	"github.com/kubelab/kubelab/components/nodestatus"
+
 	"context"
 	"fmt"
 	"log/slog"
@@ -122,7 +124,7 @@ func (s *Set) adoptNode(ctx context.Context, n *node, want *corev1.Node, now met
 	if err != nil {
 		return nil, err
 	}
-	updated, err := s.kube.CoreV1().Nodes().Update(ctx, adopt(existing, want), metav1.UpdateOptions{})
+	updated, err := s.kube.CoreV1().Nodes().Update(ctx, nodestatus.Adopt(existing, want), metav1.UpdateOptions{})
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +144,7 @@ func (s *Set) renewLease(ctx context.Context, n *node) error {
 		got, err := leases.Get(ctx, n.name, metav1.GetOptions{})
 		switch {
 		case apierrors.IsNotFound(err):
-			created, err := leases.Create(ctx, buildLease(n.name, n.uid, s.o.LeaseDuration, now), metav1.CreateOptions{})
+			created, err := leases.Create(ctx, nodestatus.Lease(n.name, n.uid, s.o.LeaseDuration, now), metav1.CreateOptions{})
 			if err != nil {
 				return fmt.Errorf("create lease %s/%s: %w", corev1.NamespaceNodeLease, n.name, err)
 			}
@@ -157,7 +159,7 @@ func (s *Set) renewLease(ctx context.Context, n *node) error {
 	l.Spec.HolderIdentity = &n.name
 	l.Spec.LeaseDurationSeconds = &s.o.LeaseDuration
 	l.Spec.RenewTime = &now
-	setLeaseOwner(l, n.name, n.uid)
+	nodestatus.SetLeaseOwner(l, n.name, n.uid)
 	updated, err := leases.Update(ctx, l, metav1.UpdateOptions{})
 	if err != nil {
 		n.lease = nil // read it afresh next time
@@ -195,7 +197,7 @@ func (s *Set) reportStatus(ctx context.Context, n *node) error {
 	if cur, err := s.nodeLister.Get(n.name); err == nil {
 		prev = cur.Status.Conditions
 	}
-	patch, err := statusPatch(nodeConditions(metav1.NewTime(s.now()).Rfc3339Copy(), prev))
+	patch, err := nodestatus.Patch(nodestatus.Conditions(metav1.NewTime(s.now()).Rfc3339Copy(), prev, nodestatus.Health{}), nil)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,8 @@
 package hollownode
 
 import (
+	"github.com/kubelab/kubelab/components/nodestatus"
+
 	"runtime"
 	"testing"
 	"time"
@@ -82,7 +84,7 @@ func TestNodeConditionsKeepTransitions(t *testing.T) {
 		{Type: corev1.NodeReady, Status: corev1.ConditionUnknown, LastTransitionTime: then}, // the node controller gave up on us
 		{Type: corev1.NodeMemoryPressure, Status: corev1.ConditionFalse, LastTransitionTime: then},
 	}
-	for _, c := range nodeConditions(now, prev) {
+	for _, c := range nodestatus.Conditions(now, prev, nodestatus.Health{}) {
 		want := now // status changed (Ready) or was never reported (Disk, PID)
 		if c.Type == corev1.NodeMemoryPressure {
 			want = then
@@ -101,7 +103,7 @@ func TestAdopt(t *testing.T) {
 		Spec: corev1.NodeSpec{PodCIDR: "10.200.3.0/24", Taints: []corev1.Taint{
 			{Key: "a", Effect: corev1.TaintEffectNoSchedule}, {Key: "b", Effect: corev1.TaintEffectNoExecute}}},
 	}
-	got := adopt(existing, want)
+	got := nodestatus.Adopt(existing, want)
 	if got.Labels["mine"] != "yes" || got.Labels["type"] != "hollow" {
 		t.Errorf("labels = %v: want theirs kept and ours set", got.Labels)
 	}
@@ -115,14 +117,14 @@ func TestAdopt(t *testing.T) {
 
 func TestBuildLease(t *testing.T) {
 	now := metav1.NowMicro()
-	l := buildLease("hollow-node-0", "uid-1", 40, now)
+	l := nodestatus.Lease("hollow-node-0", "uid-1", 40, now)
 	if l.Namespace != "kube-node-lease" || *l.Spec.HolderIdentity != "hollow-node-0" || *l.Spec.LeaseDurationSeconds != 40 {
 		t.Errorf("lease = %+v", l)
 	}
 	if len(l.OwnerReferences) != 1 || l.OwnerReferences[0].Kind != "Node" || l.OwnerReferences[0].UID != "uid-1" {
 		t.Errorf("owner references = %v, want the Node", l.OwnerReferences)
 	}
-	if l := buildLease("x", "", 40, now); len(l.OwnerReferences) != 0 {
+	if l := nodestatus.Lease("x", "", 40, now); len(l.OwnerReferences) != 0 {
 		t.Errorf("no node UID yet: owner references = %v, want none", l.OwnerReferences)
 	}
 }

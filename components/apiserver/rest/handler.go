@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/kubelab/kubelab/components/apiserver/authz"
+	"github.com/kubelab/kubelab/components/apiserver/kubeletclient"
 	"github.com/kubelab/kubelab/components/apiserver/registry"
 )
 
@@ -24,6 +25,9 @@ type Handler struct {
 	ParseFields func(gvk schema.GroupVersionKind, selector string) (fields.Selector, error)
 	// Authorizer answers SelfSubjectAccessReviews (kubectl auth can-i).
 	Authorizer authz.Authorizer
+	// Kubelet reaches nodes' kubelets for pods/log, exec, attach and
+	// portforward; nil answers those with 503.
+	Kubelet *kubeletclient.Client
 }
 
 // ServeHTTP dispatches one resource request.

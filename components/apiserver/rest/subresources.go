@@ -15,7 +15,8 @@ import (
 )
 
 // serveSubresource handles /status, /scale, pods/binding, namespaces/finalize
-// and the node-backed pod subresources.
+// and the node-backed pod subresources (log, exec, attach, portforward: see
+// podlog.go and podstream.go).
 func (h *Handler) serveSubresource(w http.ResponseWriter, r *http.Request, ri *RequestInfo, st *registry.Store) {
 	switch ri.Subresource {
 	case "status":
@@ -37,11 +38,15 @@ func (h *Handler) serveSubresource(w http.ResponseWriter, r *http.Request, ri *R
 		h.evict(w, r, ri, st)
 	case "finalize":
 		h.finalize(w, r, ri, st)
+	case "log":
+		h.podLog(w, r, ri, st)
+	case "exec", "attach", "portforward":
+		h.podStream(w, r, ri, st)
 	default:
-		// log, exec, attach, portforward, proxy, token: these need a kubelet
-		// (or the token issuer); they arrive with the issues that build them.
+		// proxy, token, ...: these need the node/service proxy (or the token
+		// issuer); they arrive with the issues that build them.
 		writeError(w, apierrors.NewServiceUnavailable(fmt.Sprintf(
-			"%s/%s is not available yet: this kubelab API server has no kubelet connection for it (it comes with the kubelet)", ri.Resource, ri.Subresource)))
+			"%s/%s is not served yet by this kubelab API server", ri.Resource, ri.Subresource)))
 	}
 }
 

@@ -118,8 +118,11 @@ type ContainerStatus struct {
 	// CreatedAt, StartedAt, FinishedAt are zero when not reached.
 	CreatedAt, StartedAt, FinishedAt time.Time
 	ExitCode                         int
-	// Reason is "OOMKilled", "Error" or "Completed" once exited.
+	// Reason is "OOMKilled", "Error", "Completed" or "StartError" once
+	// exited ("Unknown" in StateUnknown); Message explains StartError and
+	// Unknown.
 	Reason  string
+	Message string
 	LogPath string
 }
 
