@@ -24,8 +24,9 @@ help: ## list the targets
 deps: ## install what building and testing need (hack/install-deps.sh)
 	hack/install-deps.sh
 
-build: ## build every cmd/* binary into bin/
+build: ## build every cmd/* binary into bin/ (testserver static: it goes into a container image)
 	CGO_ENABLED=1 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ ./cmd/...
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o bin/testserver ./cmd/testserver
 
 test: deps ## go vet, all tests (unit, integration, e2e as root), then the compat suite
 	$(GO) vet ./...
@@ -35,8 +36,8 @@ test: deps ## go vet, all tests (unit, integration, e2e as root), then the compa
 test-short: ## the fast tests only (go test -short)
 	$(GO) test -short -count=1 ./...
 
-quickstart: deps build kubectl ## install, build, and start a one-machine cluster (bin/kubelab up --hollow-nodes 3)
-	bin/kubelab up --hollow-nodes 3
+quickstart: deps build kubectl ## install, build, and start a one-machine cluster with a real node (bin/kubelab up)
+	bin/kubelab up
 
 kubectl: ## bin/kubectl: the real kubectl v1.37, built from source, unless one is on PATH
 	@if command -v kubectl >/dev/null 2>&1; then echo "kubectl: using $$(command -v kubectl)"; \

@@ -30,6 +30,10 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kubelab/kubelab/components/cluster"
@@ -64,6 +68,15 @@ const (
 // objects whose pods an in-process agent reports Running and Ready, so
 // Deployments roll out and Jobs complete without containers.
 const nodePrefix = "compat-node-"
+
+// realNode is a kubelet that runs real containers (only when the suite runs
+// as root); its taint keeps other tests' pods off it.
+const (
+	realNode      = "compat-real"
+	realNodeTaint = "kubelab.dev/real-node"
+)
+
+var haveRealNode bool
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
@@ -110,6 +123,17 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer nodes.Stop()
+	if os.Geteuid() == 0 {
+		// One real node, tainted so only the pods of logs_exec_test.go
+		// (which tolerate it) run containers; the rest stay on hollow nodes.
+		if _, err := cp.StartKubelet(ctx, cluster.LocalKubeletOptions{NodeName: realNode, Port: -1,
+			Taints: []corev1.Taint{{Key: realNodeTaint, Value: "true", Effect: corev1.TaintEffectNoSchedule}}}); err != nil {
+			fmt.Fprintln(os.Stderr, "compat: start the kubelet:", err)
+			return 1
+		}
+		haveRealNode = true
+		defer cleanupRealNode(cfg)
+	}
 	adminKubeconfig, serverURL = cp.AdminKubeconfig, cp.URL
 	fmt.Fprintf(os.Stderr, "compat: control plane at %s (started in %s), kubectl %s\n",
 		cp.URL, time.Since(start).Round(time.Millisecond), kubectlPath)
@@ -612,3 +636,29 @@ func stripColor(s string) string { return ansi.ReplaceAllString(s, "") }
 const defaultWait = 30 * time.Second
 
 func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
+
+// cleanupRealNode deletes every pod on the real node and waits for them to
+// go: the kubelet leaves containers running when it stops, by design.
+func cleanupRealNode(cfg *rest.Config) {
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	sel := metav1.ListOptions{FieldSelector: "spec.nodeName=" + realNode}
+	pods, err := cs.CoreV1().Pods("").List(ctx, sel)
+	if err != nil {
+		return
+	}
+	for _, p := range pods.Items {
+		_ = cs.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{})
+	}
+	for ctx.Err() == nil {
+		if pods, err := cs.CoreV1().Pods("").List(ctx, sel); err == nil && len(pods.Items) == 0 {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	fmt.Fprintln(os.Stderr, "compat: pods on the real node did not go away in 60s")
+}

@@ -99,8 +99,10 @@ type ControlPlane struct {
 	controllers chan error
 	scheduler   chan error
 	kubelet     chan error
-	debug       *http.Server
-	stopOnce    sync.Once
+	// allocatesCIDRs: the node IPAM controller gives nodes pod CIDRs.
+	allocatesCIDRs bool
+	debug          *http.Server
+	stopOnce       sync.Once
 }
 
 // StartControlPlane brings up etcd and the API server and returns once the
@@ -183,6 +185,7 @@ func StartControlPlane(ctx context.Context, o ControlPlaneOptions) (_ *ControlPl
 		return nil, err
 	}
 	if len(o.Controllers) > 0 {
+		cp.allocatesCIDRs = o.ControllerSettings.AllocateNodeCIDRs
 		cp.controllers = make(chan error, 1)
 		copts := controllers.Options{Kubeconfig: cp.AdminKubeconfig, Controllers: o.Controllers, Settings: o.ControllerSettings}
 		if copts.Settings.RootCAFile == "" {

@@ -75,6 +75,11 @@ type LocalKubeletOptions struct {
 	ClusterDNS []string
 	// Lab: heartbeat every second, for LabTimings' 4 s grace period.
 	Lab bool
+	// Taints are registered with the node (--register-with-taints).
+	Taints []corev1.Taint
+	// PodCIDR is the node's pod network when the control plane does not
+	// allocate node CIDRs (default 10.200.0.0/24 then).
+	PodCIDR string
 }
 
 // StartKubelet runs a kubelet for this machine against the control plane,
@@ -99,11 +104,14 @@ func (cp *ControlPlane) StartKubelet(ctx context.Context, o LocalKubeletOptions)
 	if len(o.ClusterDNS) == 0 {
 		o.ClusterDNS = []string{"10.32.0.10"}
 	}
+	if o.PodCIDR == "" && !cp.allocatesCIDRs {
+		o.PodCIDR = "10.200.0.0/24"
+	}
 	dir := filepath.Join(cp.Dir, "node")
 	kopts := kubelet.Options{
 		NodeName: o.NodeName, RootDir: filepath.Join(dir, "root"), PodLogsDir: filepath.Join(dir, "logs"),
 		CgroupRoot: "kubelab/" + cp.Name, Port: port, Address: "0.0.0.0",
-		ClusterDNS: o.ClusterDNS, NetworkMode: "none", PreloadImages: true,
+		ClusterDNS: o.ClusterDNS, NetworkMode: "none", PreloadImages: true, RegisterWithTaints: o.Taints, PodCIDR: o.PodCIDR,
 		// Where IssueNodeCredentials writes them (below, once the node's
 		// address is known).
 		TLSCertFile: filepath.Join(dir, "pki", "kubelet.crt"), TLSPrivateKeyFile: filepath.Join(dir, "pki", "kubelet.key"),
@@ -152,6 +160,7 @@ func waitNodeReady(ctx context.Context, kubeconfig, node string, failed <-chan e
 		return err
 	}
 	deadline := time.Now().Add(60 * time.Second)
+	why := "not registered"
 	for {
 		n, err := cs.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
 		if err == nil {
@@ -159,10 +168,13 @@ func waitNodeReady(ctx context.Context, kubeconfig, node string, failed <-chan e
 				if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
 					return nil
 				}
+				if c.Type == corev1.NodeReady {
+					why = c.Message
+				}
 			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("node %s not Ready after 60s", node)
+			return fmt.Errorf("node %s not Ready after 60s: %s", node, why)
 		}
 		select {
 		case <-ctx.Done():

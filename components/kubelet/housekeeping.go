@@ -2,10 +2,12 @@ package kubelet
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -69,6 +71,14 @@ func (k *Kubelet) preloadImages(ctx context.Context) error {
 		}
 	}
 	imgs, err := builtin.All(opts)
+	if errors.Is(err, builtin.ErrTestServerNotFound) {
+		// Busybox alone still makes the node useful offline.
+		slog.Warn("no testserver binary: "+builtin.TestServerRef+" will be missing on this node", "err", err)
+		var bb v1.Image
+		if bb, err = builtin.Busybox(opts.BusyboxPath); err == nil {
+			imgs = map[string]v1.Image{builtin.BusyboxRef: bb}
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("build the kit's images: %w", err)
 	}

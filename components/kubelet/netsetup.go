@@ -73,6 +73,9 @@ func (k *Kubelet) nodesChanged() {
 		}
 		pn = &podNetwork{m: m, cidrs: cidrs}
 		k.net.Store(pn)
+		if err := k.saveNetwork(cidrs); err != nil {
+			slog.Warn("saving the network settings failed ('kubelab down' may leave the bridge)", "err", err)
+		}
 		slog.Info("pod network ready", "node", k.o.NodeName, "podCIDRs", cidrs, "mode", k.o.NetworkMode)
 		k.node.setHealth(nodestatus.Health{})
 		k.readyOnce.Do(func() { close(k.ready) })
