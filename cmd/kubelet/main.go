@@ -16,6 +16,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kubelab/kubelab/components/kubelet"
+	// A kubelet started with KUBELAB_NETNS=<file> runs in that network
+	// namespace (how `kubelab cluster create` starts its nodes).
+	_ "github.com/kubelab/kubelab/components/kubelet/netnsenter"
 	"github.com/kubelab/kubelab/components/logging"
 )
 
