@@ -64,8 +64,10 @@ concepts and labs/ assembles a cluster by hand, the hard way.`,
 	root.SetErr(s.Err)
 	root.PersistentFlags().IntVarP(&verbosity, "v", "v", 0, "log verbosity (1 = debug)")
 	root.PersistentFlags().StringVar(&logFormat, "log-format", "text", "log format: text or json")
-	root.AddCommand(NewUpCommand(s), NewBenchCommand(s))
+	root.AddCommand(NewUpCommand(s), NewDownCommand(s), NewBenchCommand(s))
 	root.AddCommand(NewHollowNodesCommand(s))
+	root.AddCommand(NewClusterCommand(s))
+	root.AddCommand(NewImageCommand(s))
 	return root
 }
 

@@ -35,8 +35,8 @@ func NewUpCommand(s Streams) *cobra.Command {
 	o := &upOptions{}
 	cmd := &cobra.Command{
 		Use:   "up",
-		Short: "Start a single-machine cluster (etcd, API server, scheduler, controllers) in the foreground",
-		Long: `up starts a control plane in this process, minikube-style:
+		Short: "Start a single-machine cluster (etcd, API server, scheduler, controllers, a kubelet) in the foreground",
+		Long: `up starts a whole cluster on this machine, in this process, minikube-style:
 
   1. a cluster CA, the API server's certificate and an admin client
      certificate (CN=admin, O=system:masters) in <dir>/pki
@@ -45,26 +45,35 @@ func NewUpCommand(s Streams) *cobra.Command {
   4. kube-scheduler and kube-controller-manager (every controller), in this
      process; their /metrics and the scheduler's explain endpoint are served
      on --debug-address (http://127.0.0.1:10251/debug/scheduler/explain)
-  5. the admin credentials merged into your kubeconfig as context <name>
+  5. a kubelet for this machine (needs root): the node is this host, pods run
+     in their own network namespaces on the cni0 bridge (10.200.0.0/24), with
+     runc's libcontainer; the kit's images localhost/kubelab/busybox:v1 and
+     localhost/kubelab/testserver:v1 are built locally, so nothing is pulled
+  6. the admin credentials merged into your kubeconfig as context <name>
 
-Pods need nodes. Real ones (a kubelet running containers) arrive with the
-kubelet; until then, --hollow-nodes N adds N hollow nodes: Node objects that
-a small in-process agent heartbeats and whose pods it reports Running and
-Ready without starting containers (like Kubernetes' kubemark). Deployments
-roll out, Jobs complete, and the scheduler and controllers do real work.
+--hollow-nodes N adds N hollow nodes: Node objects that a small in-process
+agent heartbeats and whose pods it reports Running without starting
+containers (like Kubernetes' kubemark): cheap nodes for scheduling and
+rollout experiments. --no-kubelet runs the control plane alone.
 
 --lab shortens the self-healing timings (node declared unreachable after 4s
 of silence, its pods evicted 2s later) so experiments take seconds instead
 of the production five minutes.
 
-It runs until Ctrl-C. The data stays in <dir>: run up again to resume, or
-pass --reset to start from scratch.`,
-		Example: `  kubelab up --hollow-nodes 3
-  kubectl get nodes                                  # in another terminal
-  kubectl create deployment web --image=nginx --replicas=6
-  kubectl get pods -o wide
+It runs until Ctrl-C. The data stays in <dir>, and the pods keep running,
+like on a real node whose kubelet restarts: run up again to resume (the
+kubelet adopts its pods). 'kubelab down' removes everything; --reset does
+that first, then starts from scratch.`,
+		Example: `  sudo kubelab up
+  kubectl get nodes -o wide                          # in another terminal
+  kubectl run hello --image=localhost/kubelab/busybox:v1 -- sh -c 'echo hello; sleep 3600'
+  kubectl logs hello
+  kubectl exec -it hello -- sh
+  kubectl create deployment web --image=localhost/kubelab/testserver:v1 --replicas=3
   curl 'http://127.0.0.1:10251/debug/scheduler/explain?pod=default/<pod>'
-  etcdctl get --prefix --keys-only /registry/deployments
+  etcdctl get --prefix --keys-only /registry/pods
+  sudo kubelab down                                  # remove it all
+  kubelab up --no-kubelet --hollow-nodes 100         # control plane + fake nodes, no root needed
   kubelab up --port 7443 --name dev --debug-address 127.0.0.1:10261   # a second cluster`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -99,7 +108,13 @@ func runUp(ctx context.Context, s Streams, o *upOptions) error {
 		o.dir = filepath.Join(home, ".kubelab", o.name)
 	}
 	if o.reset {
-		if err := os.RemoveAll(o.dir); err != nil {
+		if os.Geteuid() == 0 {
+			// Pods of the old cluster may still run, with mounts under dir:
+			// take them down properly before deleting the data.
+			if _, err := cluster.Down(ctx, cluster.DownOptions{Name: o.name, Dir: o.dir}); err != nil {
+				return fmt.Errorf("reset: %w", err)
+			}
+		} else if err := os.RemoveAll(o.dir); err != nil {
 			return fmt.Errorf("reset %s: %w", o.dir, err)
 		}
 	}
@@ -120,6 +135,10 @@ func runUp(ctx context.Context, s Streams, o *upOptions) error {
 		return err
 	}
 	defer cp.Stop()
+	if err := cluster.WriteUpPID(o.dir); err != nil {
+		return fmt.Errorf("record this process for 'kubelab down': %w", err)
+	}
+	defer cluster.RemoveUpPID(o.dir)
 	nodes := "none (add --hollow-nodes N, or run 'kubelab hollow-nodes')"
 	var nodeNames []string
 	if !o.noKubelet {
@@ -167,7 +186,8 @@ Try, in another terminal:
   %s --kubeconfig %s api-resources
   ETCDCTL_API=3 etcdctl --endpoints=%s get --prefix --keys-only /registry/
 
-Press Ctrl-C to stop (data is kept; "kubelab up" resumes it).
+Press Ctrl-C to stop: the data is kept, and pods keep running ("kubelab up"
+resumes and adopts them); "sudo kubelab down" removes everything.
 `, etcd, cp.URL, strings.Join(controllers.KnownControllers(), ", "), debug, nodes, o.name, kubeconfig, cp.AdminKubeconfig, time.Since(start).Seconds(),
 		kubectl(), kubeconfig, kubectl(), kubeconfig, endpointOr(cp.EtcdURL, o.etcdServers))
 

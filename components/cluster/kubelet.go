@@ -110,7 +110,7 @@ func (cp *ControlPlane) StartKubelet(ctx context.Context, o LocalKubeletOptions)
 	dir := filepath.Join(cp.Dir, "node")
 	kopts := kubelet.Options{
 		NodeName: o.NodeName, RootDir: filepath.Join(dir, "root"), PodLogsDir: filepath.Join(dir, "logs"),
-		CgroupRoot: "kubelab/" + cp.Name, Port: port, Address: "0.0.0.0",
+		CgroupRoot: upCgroupRoot(cp.Name, cp.Dir), Port: port, Address: "0.0.0.0",
 		ClusterDNS: o.ClusterDNS, NetworkMode: "none", PreloadImages: true, RegisterWithTaints: o.Taints, PodCIDR: o.PodCIDR,
 		// Where IssueNodeCredentials writes them (below, once the node's
 		// address is known).

@@ -194,6 +194,8 @@ func (s *Server) routes() http.Handler {
 		mux.HandleFunc("GET "+p, s.attach)
 		mux.HandleFunc("POST "+p, s.attach)
 	}
+	mux.HandleFunc("GET /images", s.listImages) // kubelab's own extension, see images.go
+	mux.HandleFunc("POST /images/load", s.loadImages)
 	mux.HandleFunc("/portForward/", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "port forwarding is not implemented by this kubelet yet", http.StatusNotImplemented)
 	})
