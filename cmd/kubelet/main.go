@@ -125,6 +125,8 @@ KubeletConfiguration file, and flags given explicitly override it.`,
 	f.BoolVar(&o.PreloadImages, "preload-images", true, "import the kit's own images (localhost/kubelab/busybox:v1, localhost/kubelab/testserver:v1)")
 	f.StringVar(&o.TestServerBinary, "testserver-binary", "", "the static testserver binary for the testserver image (default: bin/testserver next to this binary)")
 	f.StringSliceVar(&o.InsecureRegistries, "insecure-registry", nil, "registries (host:port) pulled from over plain HTTP")
+	f.IntVar(&o.KubeAPIQPS, "kube-api-qps", 100, "API calls per second (heartbeats are not limited)")
+	f.IntVar(&o.KubeAPIBurst, "kube-api-burst", 200, "API call burst")
 	f.DurationVar(&o.NodeStatusUpdateFrequency, "node-status-update-frequency", 0, "how often node status is computed (default 10s)")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.IntVarP(&verbosity, "v", "v", 0, "log verbosity (4+ = debug)")
@@ -169,6 +171,12 @@ func mergeFlags(cmd *cobra.Command, file, flags kubelet.Options) kubelet.Options
 	}
 	if changed("node-status-update-frequency") {
 		out.NodeStatusUpdateFrequency = flags.NodeStatusUpdateFrequency
+	}
+	if changed("kube-api-qps") || out.KubeAPIQPS == 0 {
+		out.KubeAPIQPS = flags.KubeAPIQPS
+	}
+	if changed("kube-api-burst") || out.KubeAPIBurst == 0 {
+		out.KubeAPIBurst = flags.KubeAPIBurst
 	}
 	out.NetworkMode, out.BridgeName, out.MTU = flags.NetworkMode, flags.BridgeName, flags.MTU
 	out.PreloadImages, out.TestServerBinary, out.InsecureRegistries = flags.PreloadImages, flags.TestServerBinary, flags.InsecureRegistries

@@ -72,5 +72,11 @@ func LoadConfigFile(path string, o *Options) error {
 		o.ImageGCLowThresholdPercent = int(*c.ImageGCLowThresholdPercent)
 	}
 	set(&o.PodLogsDir, c.PodLogsDir)
+	if c.KubeAPIQPS != nil {
+		o.KubeAPIQPS = int(*c.KubeAPIQPS)
+	}
+	if c.KubeAPIBurst != 0 {
+		o.KubeAPIBurst = int(c.KubeAPIBurst)
+	}
 	return nil
 }

@@ -102,7 +102,6 @@ func (k *Kubelet) startContainer(ctx context.Context, w *podWorker, pod *corev1.
 	k.event(pod, corev1.EventTypeNormal, "Created", "Created container: %s", c.Name)
 	k.event(pod, corev1.EventTypeNormal, "Started", "Started container %s", c.Name)
 	log.Debug("container started", "container", c.Name, "attempt", attempt, "id", cs.ID)
-	k.probes.add(pod, ipStrings(st.ips))
 	if c.Lifecycle != nil && c.Lifecycle.PostStart != nil {
 		hctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		if err := k.runHook(hctx, pod, cs.ID, c.Lifecycle.PostStart); err != nil {
@@ -310,6 +309,11 @@ func podResources(pod *corev1.Pod) runtime.Resources {
 	var r runtime.Resources
 	memAll, cpuAll := true, true
 	var mem, cpu int64
+	// cpu.shares of the pod: the sum of its containers' (requests), so the
+	// pod as a whole competes with other pods by what it asked for.
+	for i := range pod.Spec.Containers {
+		r.CPUShares += containerResources(&pod.Spec.Containers[i]).CPUShares
+	}
 	for _, c := range pod.Spec.Containers {
 		if q, ok := c.Resources.Limits[corev1.ResourceMemory]; ok {
 			mem += q.Value()

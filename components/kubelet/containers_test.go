@@ -50,8 +50,10 @@ func TestPodResources(t *testing.T) {
 		t.Errorf("every container limited: got %+v, want 96Mi and 20ms/100ms", got)
 	}
 	pod.Spec.Containers = append(pod.Spec.Containers, corev1.Container{})
-	if got := podResources(pod); got != (runtime.Resources{}) {
-		t.Errorf("one unlimited container: got %+v, want no pod limit", got)
+	// 102+102 shares for the limited ones (request = limit = 100m), 2 for
+	// the best-effort one.
+	if got := podResources(pod); got != (runtime.Resources{CPUShares: 206}) {
+		t.Errorf("one unlimited container: got %+v, want no pod limit, shares 206", got)
 	}
 }
 

@@ -4,7 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -66,6 +70,13 @@ func (k *Kubelet) ContainerLog(namespace, name, container string, previous bool)
 		return "", nil, err
 	}
 	if len(attempts) == 0 {
+		// A finished pod's containers are gone from the runtime, but their
+		// logs stay until the pod is deleted.
+		if path, ok := k.lastLogFile(pod, container, previous); ok {
+			done := make(chan struct{})
+			close(done)
+			return path, done, nil
+		}
 		reason := "ContainerCreating"
 		for _, s := range append(pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses...) {
 			if s.Name == container && s.State.Waiting != nil && s.State.Waiting.Reason != "" {
@@ -106,4 +117,28 @@ func (k *Kubelet) Exec(ctx context.Context, namespace, name, uid, container stri
 		return 0, fmt.Errorf("container %q in pod %q is not running", container, name)
 	}
 	return k.rt.Exec(ctx, attempts[len(attempts)-1].ID, cfg)
+}
+
+// lastLogFile finds a container's newest (or, with previous, second newest)
+// log file on disk: <pod log dir>/<container>/<attempt>.log.
+func (k *Kubelet) lastLogFile(pod *corev1.Pod, container string, previous bool) (string, bool) {
+	entries, err := os.ReadDir(filepath.Join(k.podLogDir(pod), container))
+	if err != nil {
+		return "", false
+	}
+	var attempts []int
+	for _, e := range entries {
+		if n, err := strconv.Atoi(strings.TrimSuffix(e.Name(), ".log")); err == nil && strings.HasSuffix(e.Name(), ".log") {
+			attempts = append(attempts, n)
+		}
+	}
+	slices.Sort(attempts)
+	i := len(attempts) - 1
+	if previous {
+		i--
+	}
+	if i < 0 {
+		return "", false
+	}
+	return filepath.Join(k.podLogDir(pod), container, strconv.Itoa(attempts[i])+".log"), true
 }

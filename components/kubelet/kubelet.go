@@ -35,6 +35,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/record"
 
@@ -85,12 +86,26 @@ func New(o Options) (*Kubelet, error) {
 		return nil, fmt.Errorf("kubelet credentials %q: %w", o.Kubeconfig, err)
 	}
 	cfg.UserAgent = "kubelet/" + o.NodeName
-	cfg.QPS, cfg.Burst = 50, 100
+	// Pod churn (status writes, events, ConfigMap reads) must not starve
+	// the heartbeat: like the kubelet, heartbeats get their own client
+	// without client-side rate limiting.
+	hb := rest.CopyConfig(cfg)
+	hb.QPS = -1
+	cfg.QPS, cfg.Burst = float32(o.KubeAPIQPS), o.KubeAPIBurst
 	kube, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("kubelet client: %w", err)
 	}
-	return NewWithClient(o, kube)
+	heartbeat, err := kubernetes.NewForConfig(hb)
+	if err != nil {
+		return nil, fmt.Errorf("kubelet heartbeat client: %w", err)
+	}
+	k, err := NewWithClient(o, kube)
+	if err != nil {
+		return nil, err
+	}
+	k.node.kube = heartbeat
+	return k, nil
 }
 
 // NewWithClient is New with a ready client (tests, in-process clusters).
@@ -114,8 +129,8 @@ func NewWithClient(o Options, kube kubernetes.Interface) (*Kubelet, error) {
 	k.node = newNodeAgent(&k.o, kube, ip)
 	k.workers = newPodWorkers(k)
 	k.probes = newProbeSet(k)
+	k.env = newEnvSource(k) // before the volumes, which read through it
 	k.vols = newVolumeSet(k)
-	k.env = newEnvSource(k)
 	return k, nil
 }
 

@@ -100,6 +100,7 @@ func (a *nodeAgent) registerOnce(ctx context.Context) (*corev1.Node, error) {
 	want := a.buildNode()
 	nodes := a.kube.CoreV1().Nodes()
 	n, err := nodes.Create(ctx, want, metav1.CreateOptions{})
+	created := err == nil
 	if apierrors.IsAlreadyExists(err) {
 		var existing *corev1.Node
 		if existing, err = nodes.Get(ctx, want.Name, metav1.GetOptions{}); err == nil {
@@ -113,8 +114,14 @@ func (a *nodeAgent) registerOnce(ctx context.Context) (*corev1.Node, error) {
 	a.uid = n.UID
 	a.lease = nil
 	a.mu.Unlock()
-	if err := a.postStatus(ctx, n, true); err != nil {
-		return nil, err
+	// A new node posts its status at once (NotReady until its network is
+	// up). A restarting kubelet adopting its Node does not: it would flash
+	// "NotReady: kubelet is starting" at the node lifecycle controller; the
+	// heartbeat loop posts as soon as the kubelet knows its health.
+	if created {
+		if err := a.postStatus(ctx, n, true); err != nil {
+			return nil, err
+		}
 	}
 	return n, nil
 }

@@ -62,6 +62,9 @@ type Options struct {
 	NodeLeaseDurationSeconds                             int32
 	// SyncFrequency is how often every pod is re-synced even without events.
 	SyncFrequency time.Duration
+	// KubeAPIQPS and KubeAPIBurst rate-limit the kubelet's API calls
+	// (heartbeats are exempt), --kube-api-qps/--kube-api-burst.
+	KubeAPIQPS, KubeAPIBurst int
 
 	// Network: how pods get addresses and reach other nodes.
 	// NetworkMode is "routes" (host-gw routes to peers' pod CIDRs), "vxlan"
@@ -122,6 +125,12 @@ func (o *Options) Defaults() error {
 	}
 	if o.NodeLeaseDurationSeconds == 0 {
 		o.NodeLeaseDurationSeconds = 40
+	}
+	if o.KubeAPIQPS == 0 {
+		o.KubeAPIQPS = 100
+	}
+	if o.KubeAPIBurst == 0 {
+		o.KubeAPIBurst = 200
 	}
 	if o.SyncFrequency == 0 {
 		o.SyncFrequency = 10 * time.Second

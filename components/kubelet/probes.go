@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,10 +32,12 @@ type probeSet struct {
 	// policies: pod UID → restartPolicy (probe workers stop for containers
 	// that will not be restarted).
 	policies map[string]corev1.RestartPolicy
+	// pods: pod UID → the pod, for events.
+	pods map[string]*corev1.Pod
 }
 
 func newProbeSet(k *Kubelet) *probeSet {
-	p := &probeSet{k: k, failed: map[string]probes.Result{}, policies: map[string]corev1.RestartPolicy{}}
+	p := &probeSet{k: k, failed: map[string]probes.Result{}, policies: map[string]corev1.RestartPolicy{}, pods: map[string]*corev1.Pod{}}
 	p.m = probes.NewManager(probes.Options{State: p.state, OnResult: p.onResult})
 	return p
 }
@@ -65,7 +68,12 @@ func (p *probeSet) onResult(r probes.Result) {
 	if !r.Success && (r.Kind == probes.Liveness || r.Kind == probes.Startup) {
 		p.failed[r.ContainerID] = r
 	}
+	pod := p.pods[r.PodUID]
 	p.mu.Unlock()
+	if !r.Success && pod != nil {
+		kind := strings.ToUpper(string(r.Kind[:1])) + string(r.Kind[1:])
+		p.k.event(pod, corev1.EventTypeWarning, "Unhealthy", "%s probe failed: %s", kind, r.Message)
+	}
 	p.k.workers.poke(types.UID(r.PodUID))
 }
 
@@ -73,6 +81,7 @@ func (p *probeSet) onResult(r probes.Result) {
 func (p *probeSet) add(pod *corev1.Pod, ips []string) {
 	p.mu.Lock()
 	p.policies[string(pod.UID)] = pod.Spec.RestartPolicy
+	p.pods[string(pod.UID)] = pod
 	p.mu.Unlock()
 	ip := ""
 	if len(ips) > 0 {
@@ -99,6 +108,7 @@ func (p *probeSet) remove(uid types.UID) {
 	p.m.RemovePod(string(uid))
 	p.mu.Lock()
 	delete(p.policies, string(uid))
+	delete(p.pods, string(uid))
 	p.mu.Unlock()
 }
 
@@ -129,7 +139,6 @@ func (k *Kubelet) handleProbeFailures(ctx context.Context, pod *corev1.Pod, late
 		if r.Kind == probes.Startup {
 			probe = "Startup"
 		}
-		k.event(pod, corev1.EventTypeWarning, "Unhealthy", "%s probe failed: %s", probe, r.Message)
 		k.event(pod, corev1.EventTypeNormal, "Killing", "Container %s failed %s probe, will be restarted", name, probe)
 		k.stopContainer(ctx, pod, c, gracePeriod(pod))
 		stopped = true

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -28,12 +29,20 @@ func (k *Kubelet) writeStatus(ctx context.Context, st *podState, pod *corev1.Pod
 		slog.Warn("reading container statuses failed", "pod", pod.Namespace+"/"+pod.Name, "err", err)
 		return
 	}
+	// The status to compare with and patch against is the API server's
+	// copy (so a status someone else changed, say the node lifecycle
+	// controller marking pods not ready, is put right), unless our cache
+	// has not seen our own last write yet.
+	old := &pod.Status
+	if st.status != nil && rvOlder(pod.ResourceVersion, st.statusRV) {
+		old = st.status
+	}
 	in := podstatus.Input{
 		Pod:          pod,
 		Containers:   containers,
 		Waiting:      st.waiting,
 		Probes:       k.probes.results(pod, containers),
-		Old:          st.status,
+		Old:          old,
 		SandboxReady: st.sandbox != nil && !st.tornDown,
 		Terminal:     terminal,
 		HostIPs:      []string{k.nodeIP.String()},
@@ -43,26 +52,22 @@ func (k *Kubelet) writeStatus(ctx context.Context, st *podState, pod *corev1.Pod
 		in.PodIPs = append(in.PodIPs, ip.String())
 	}
 	status := podstatus.Compute(in)
-	if st.status != nil && equality.Semantic.DeepEqual(*st.status, status) {
+	if equality.Semantic.DeepEqual(*old, status) {
 		return
 	}
-	base := pod.Status
-	if st.status != nil {
-		base = *st.status
-	}
-	patch, err := statusPatch(pod.UID, base, status)
+	patch, err := statusPatch(pod.UID, *old, status)
 	if err != nil {
 		slog.Warn("building pod status patch failed", "pod", pod.Namespace+"/"+pod.Name, "err", err)
 		return
 	}
-	_, err = k.kube.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "status")
+	updated, err := k.kube.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "status")
 	if err != nil {
 		if !apierrors.IsNotFound(err) && ctx.Err() == nil {
 			slog.Warn("writing pod status failed", "pod", pod.Namespace+"/"+pod.Name, "err", err)
 		}
 		return
 	}
-	st.status = &status
+	st.status, st.statusRV = &status, updated.ResourceVersion
 	if isTerminal(status.Phase) && !isTerminal(pod.Status.Phase) {
 		k.event(pod, corev1.EventTypeNormal, "Completed", "Pod %s", status.Phase)
 	}
@@ -91,4 +96,13 @@ func statusPatch(uid types.UID, old, new corev1.PodStatus) ([]byte, error) {
 	}
 	m["metadata"] = map[string]any{"uid": uid}
 	return json.Marshal(m)
+}
+
+// rvOlder reports whether resourceVersion a is older than b. kubelab's
+// resourceVersions are etcd revisions (numbers); anything else compares as
+// not older, which only costs a redundant patch.
+func rvOlder(a, b string) bool {
+	x, err1 := strconv.ParseUint(a, 10, 64)
+	y, err2 := strconv.ParseUint(b, 10, 64)
+	return err1 == nil && err2 == nil && x < y
 }

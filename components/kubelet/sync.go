@@ -34,8 +34,10 @@ type podState struct {
 	// CrashLoopBackOff, CreateContainerConfigError ...).
 	waiting map[string]podstatus.Waiting
 	backoff map[string]*backoff
-	// status is what we last wrote to the API.
-	status *corev1.PodStatus
+	// status is what we last wrote to the API, statusRV the pod's
+	// resourceVersion that write produced.
+	status   *corev1.PodStatus
+	statusRV string
 	// tornDown: containers stopped, sandbox, network and volumes released.
 	tornDown bool
 	// deleted: we have asked the API server to remove the pod object.
@@ -63,6 +65,11 @@ func (k *Kubelet) syncPod(ctx context.Context, w *podWorker, pod *corev1.Pod, go
 			slog.Warn("tearing down removed pod failed, retrying", "uid", st.uid, "err", err)
 			w.wakeAt(time.Now().Add(time.Second))
 			return false
+		}
+		// Logs and pod files go with the pod object.
+		_ = os.RemoveAll(k.podDir(st.uid))
+		if st.pod != nil {
+			_ = os.RemoveAll(k.podLogDir(st.pod))
 		}
 		return true
 	}
@@ -94,6 +101,12 @@ func (k *Kubelet) syncPod(ctx context.Context, w *podWorker, pod *corev1.Pod, go
 // status.
 func (k *Kubelet) syncRunning(ctx context.Context, w *podWorker, pod *corev1.Pod, log *slog.Logger) error {
 	st := w.state
+	if !pod.Spec.HostNetwork && k.net.Load() == nil {
+		// The node's network is not set up yet (no pod CIDR, or a kubelet
+		// that just started): wait for it quietly, nodesChanged wakes us.
+		w.wakeAt(time.Now().Add(time.Second))
+		return nil
+	}
 	if err := k.ensureSandbox(ctx, st, pod); err != nil {
 		k.event(pod, corev1.EventTypeWarning, "FailedCreatePodSandBox", "Failed to create pod sandbox: %v", err)
 		k.writeStatus(ctx, st, pod, false)
@@ -111,6 +124,9 @@ func (k *Kubelet) syncRunning(ctx context.Context, w *podWorker, pod *corev1.Pod
 		latest = latestAttempts(containers)
 	}
 	k.refreshVolumes(pod)
+	// Probe workers for this pod (a no-op once they run; after a kubelet
+	// restart this is what starts them for adopted containers).
+	k.probes.add(pod, ipStrings(st.ips))
 
 	initialized := true
 	for i := range pod.Spec.InitContainers {
