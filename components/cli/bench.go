@@ -19,10 +19,11 @@ import (
 func NewBenchCommand(s Streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Measure a cluster (API latency, ...)",
+		Short: "Measure a cluster: API latency, scheduler throughput, pod start-up",
 	}
 	cmd.AddCommand(newBenchAPICommand(s))
 	cmd.AddCommand(newBenchSchedulerCommand(s))
+	cmd.AddCommand(newBenchPodsCommand(s))
 	return cmd
 }
 

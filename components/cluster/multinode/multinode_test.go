@@ -65,6 +65,7 @@ func buildBinaries(dir string) error {
 	}{
 		{"./cmd/kubelab", []string{"CGO_ENABLED=1"}, "kubelab"},
 		{"./cmd/kubelet", []string{"CGO_ENABLED=1"}, "kubelet"},
+		{"./cmd/kubelab-monitor", []string{"CGO_ENABLED=1"}, "kubelab-monitor"},
 		{"./cmd/testserver", []string{"CGO_ENABLED=0"}, "testserver"},
 	} {
 		cmd := exec.Command(goBin, "build", "-o", filepath.Join(dir, b.out), b.pkg)

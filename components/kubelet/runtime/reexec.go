@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"os"
+	"path/filepath"
 
 	"github.com/opencontainers/runc/libcontainer"
 
@@ -30,4 +31,27 @@ func init() {
 	case monitorArg:
 		os.Exit(runMonitor(os.Args[2:]))
 	}
+}
+
+// MonitorBinaryName is the small program (cmd/kubelab-monitor) that does
+// only what the monitor and libcontainer's init need. Any binary importing
+// this package can play that part (it re-executes itself by default), but
+// starting the kubelet's or kubelab's 100 MB binary twice per container,
+// with the init functions of every Kubernetes package it holds, costs
+// ~10x the CPU: it is what limits how fast a node starts many pods.
+const MonitorBinaryName = "kubelab-monitor"
+
+// FindMonitorBinary picks the monitor program: $KUBELAB_MONITOR, else
+// kubelab-monitor next to this executable, else this executable itself.
+func FindMonitorBinary() string {
+	if p := os.Getenv("KUBELAB_MONITOR"); p != "" {
+		return p
+	}
+	if self, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(self), MonitorBinaryName)
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	return "/proc/self/exe"
 }

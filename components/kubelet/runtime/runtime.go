@@ -24,6 +24,9 @@ type Options struct {
 	CgroupParent string
 	// Logger receives the runtime's own warnings; nil means slog.Default().
 	Logger *slog.Logger
+	// MonitorBinary is the program started as each container's monitor
+	// (and, through libcontainer, as its init). Empty: FindMonitorBinary.
+	MonitorBinary string
 }
 
 // Event says a container exited: its monitor has recorded the exit code and
@@ -59,6 +62,8 @@ type Runtime struct {
 	spare *monitorProc
 	// podLocks serialise sandbox create/remove per pod.
 	podLocks map[string]*sync.Mutex
+	// monitorBin is what startMonitorProc executes.
+	monitorBin string
 }
 
 // New opens (or creates) the runtime state under opts.Root and re-adopts the
@@ -84,6 +89,10 @@ func New(opts Options) (*Runtime, error) {
 		exited:       map[string]chan struct{}{},
 		starting:     map[string]bool{},
 		podLocks:     map[string]*sync.Mutex{},
+		monitorBin:   opts.MonitorBinary,
+	}
+	if r.monitorBin == "" {
+		r.monitorBin = FindMonitorBinary()
 	}
 	if r.log == nil {
 		r.log = slog.Default()

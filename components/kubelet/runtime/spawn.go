@@ -29,7 +29,7 @@ type monitorProc struct {
 	ready *os.File // read end of the monitor's fd 3
 }
 
-func startMonitorProc() (*monitorProc, error) {
+func startMonitorProc(path string) (*monitorProc, error) {
 	readyR, readyW, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("monitor pipe: %w", err)
@@ -41,7 +41,7 @@ func startMonitorProc() (*monitorProc, error) {
 		return nil, fmt.Errorf("monitor pipe: %w", err)
 	}
 	cmd := &exec.Cmd{
-		Path:       "/proc/self/exe",
+		Path:       path,
 		Args:       []string{os.Args[0], monitorArg},
 		Dir:        "/",
 		ExtraFiles: []*os.File{readyW, ctlR},
@@ -76,11 +76,11 @@ func (r *Runtime) takeMonitor() (*monitorProc, error) {
 	if p != nil {
 		return p, nil
 	}
-	return startMonitorProc()
+	return startMonitorProc(r.monitorBin)
 }
 
 func (r *Runtime) refillSpare() {
-	p, err := startMonitorProc()
+	p, err := startMonitorProc(r.monitorBin)
 	if err != nil {
 		r.log.Warn("start spare container monitor", "err", err)
 		return
