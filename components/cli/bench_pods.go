@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,6 +18,7 @@ func newBenchPodsCommand(s Streams) *cobra.Command {
 	var (
 		o          bench.PodsOptions
 		kubeconfig string
+		cpuProfile string
 	)
 	cmd := &cobra.Command{
 		Use:   "pods",
@@ -41,6 +43,17 @@ of 100 is bounded by how many container starts the node's CPUs can do.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			if cpuProfile != "" {
+				out, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer out.Close()
+				if err := pprof.StartCPUProfile(out); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			path := kubeconfig
 			if path == "" {
 				if os.Geteuid() != 0 {
@@ -91,6 +104,7 @@ of 100 is bounded by how many container starts the node's CPUs can do.`,
 	f.StringVar(&o.Node, "node", "", "with --kubeconfig: put every pod on this node")
 	f.StringVar(&o.Image, "image", "", "image to run (default localhost/kubelab/testserver:v1)")
 	f.StringVar(&kubeconfig, "kubeconfig", "", "measure this cluster instead of a fresh in-process one")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of this process (client, in-process control plane and kubelet) to this file")
 	return cmd
 }
 

@@ -91,7 +91,17 @@ func (k *Kubelet) startContainer(ctx context.Context, w *podWorker, pod *corev1.
 	if err := os.MkdirAll(filepath.Dir(cfg.LogPath), 0o755); err != nil {
 		log.Warn("creating the container log directory failed", "err", err)
 	}
+	// A burst of starts (a 100-replica Deployment) would otherwise run
+	// every monitor, container init and entrypoint at once, all of them
+	// finishing late; a few at a time, in arrival order, most pods are
+	// Running much sooner and the node stays responsive.
+	select {
+	case k.startSlots <- struct{}{}:
+	case <-ctx.Done():
+		return
+	}
 	cs, err := k.rt.StartContainer(st.sandbox, cfg)
+	<-k.startSlots
 	if err != nil {
 		st.waiting[c.Name] = podstatus.Waiting{Reason: podstatus.ReasonRunContainerError, Message: err.Error()}
 		k.event(pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)

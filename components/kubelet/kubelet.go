@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	goruntime "runtime"
 	"sync"
 	"sync/atomic"
 
@@ -64,6 +65,8 @@ type Kubelet struct {
 
 	ready     chan struct{}
 	readyOnce sync.Once
+	// startSlots bounds concurrent container starts.
+	startSlots chan struct{}
 }
 
 // Run starts a kubelet and blocks until ctx ends. Running pods are left
@@ -117,7 +120,8 @@ func NewWithClient(o Options, kube kubernetes.Interface) (*Kubelet, error) {
 	if err != nil {
 		return nil, err
 	}
-	k := &Kubelet{o: o, kube: kube, nodeIP: ip, ready: make(chan struct{})}
+	k := &Kubelet{o: o, kube: kube, nodeIP: ip, ready: make(chan struct{}),
+		startSlots: make(chan struct{}, max(2, 2*goruntime.NumCPU()))}
 	k.rt, err = runtime.New(runtime.Options{Root: filepath.Join(o.RootDir, "runtime"), CgroupParent: o.CgroupRoot})
 	if err != nil {
 		return nil, fmt.Errorf("container runtime: %w", err)
