@@ -1,7 +1,8 @@
 package cluster
 
 import (
-	"bufio"
+	"github.com/moby/sys/mountinfo"
+
 	"errors"
 	"fmt"
 	"io"
@@ -25,52 +26,18 @@ type mountInfo struct {
 	Root, MountPoint, FSType, Source, SuperOptions string
 }
 
-// parseMountInfo reads /proc/<pid>/mountinfo lines:
-//
-//	36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue
-//	(1)(2)(3)   (4)   (5)      (6)       (7)  (8) (9)    (10)        (11)
-//
-// Optional fields (7) end at the "-" separator.
+// parseMountInfo reads /proc/<pid>/mountinfo (moby's parser: escapes
+// such as \040 for a space are undone).
 func parseMountInfo(r io.Reader) ([]mountInfo, error) {
-	var out []mountInfo
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) == 0 {
-			continue
-		}
-		sep := slices.Index(f, "-")
-		if sep < 6 || len(f) < sep+3 {
-			return nil, fmt.Errorf("mountinfo line %q: malformed", sc.Text())
-		}
-		m := mountInfo{Root: unescapeMount(f[3]), MountPoint: unescapeMount(f[4]), FSType: f[sep+1], Source: unescapeMount(f[sep+2])}
-		if len(f) > sep+3 {
-			m.SuperOptions = f[sep+3]
-		}
-		out = append(out, m)
+	infos, err := mountinfo.GetMountsFromReader(r, nil)
+	if err != nil {
+		return nil, fmt.Errorf("parse mountinfo: %w", err)
 	}
-	return out, sc.Err()
-}
-
-// unescapeMount undoes the kernel's octal escapes of space, tab, newline
-// and backslash (\040, \011, \012, \134) in mountinfo paths.
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
+	out := make([]mountInfo, 0, len(infos))
+	for _, m := range infos {
+		out = append(out, mountInfo{Root: m.Root, MountPoint: m.Mountpoint, FSType: m.FSType, Source: m.Source, SuperOptions: m.VFSOptions})
 	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
+	return out, nil
 }
 
 func readMountInfo() ([]mountInfo, error) {

@@ -44,15 +44,6 @@ func TestParseMountInfo(t *testing.T) {
 	}
 }
 
-func TestUnescapeMount(t *testing.T) {
-	t.Parallel()
-	for in, want := range map[string]string{`a\040b`: "a b", `tab\011`: "tab\t", `back\134slash`: `back\slash`, `plain`: "plain", `end\04`: `end\04`} {
-		if got := unescapeMount(in); got != want {
-			t.Errorf("unescapeMount(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestMountsUnder(t *testing.T) {
 	t.Parallel()
 	mounts, err := parseMountInfo(strings.NewReader(sampleMountInfo))

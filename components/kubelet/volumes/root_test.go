@@ -66,9 +66,3 @@ func TestTmpfsForReal(t *testing.T) {
 		t.Error("pod dir left")
 	}
 }
-
-func TestUnescapeMountPath(t *testing.T) {
-	if got := unescapeMountPath(`/a\040b\134c`); got != `/a b\c` {
-		t.Errorf("got %q", got)
-	}
-}
