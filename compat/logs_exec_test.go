@@ -3,6 +3,8 @@ package compat
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -44,7 +46,7 @@ func TestLogsAndExec(t *testing.T) {
 	}
 	t.Parallel()
 	ns := newNamespace(t, "logs")
-	r := kubectlStdin(t, realPod("talker", `for i in 1 2 3; do echo line $i; done; echo oops >&2; exec sleep 3600`), "apply", "-n", ns, "-f", "-")
+	r := kubectlStdin(t, realPod("talker", `for i in 1 2 3; do echo line $i; done; sleep 0.5; echo oops >&2; exec sleep 3600`), "apply", "-n", ns, "-f", "-")
 	if r.Code != 0 {
 		t.Fatalf("apply: %s", r)
 	}
@@ -75,6 +77,32 @@ func TestLogsAndExec(t *testing.T) {
 			t.Errorf("exec -i cat: %s", in)
 		}
 		wantContains(t, mustFail(t, "exec", "-n", ns, "talker", "--", "/no/such/binary"), "no/such/binary")
+	})
+	t.Run("port-forward", func(t *testing.T) {
+		r := kubectlStdin(t, realPod("web", `mkdir -p /www && echo hello from web > /www/index.html && exec httpd -f -p 8080 -h /www`), "apply", "-n", ns, "-f", "-")
+		if r.Code != 0 {
+			t.Fatalf("apply: %s", r)
+		}
+		mustKubectl(t, "wait", "-n", ns, "--for=condition=Ready", "pod/web", "--timeout=60s")
+		pf := startKubectl(t, "port-forward", "-n", ns, "pod/web", ":8080")
+		line := pf.expect(t, `^Forwarding from 127\.0\.0\.1:\d+ -> 8080`, 30*time.Second)
+		port := strings.TrimSuffix(strings.Fields(line)[2], "")
+		port = port[strings.LastIndex(port, ":")+1:]
+		for i := range 2 { // two connections through one port-forward
+			var body []byte
+			var err error
+			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+				var resp *http.Response
+				if resp, err = http.Get("http://127.0.0.1:" + port + "/"); err == nil {
+					body, err = io.ReadAll(resp.Body)
+					resp.Body.Close()
+					break
+				}
+			}
+			if err != nil || strings.TrimSpace(string(body)) != "hello from web" {
+				t.Fatalf("GET %d through port-forward: %q %v", i, body, err)
+			}
+		}
 	})
 	t.Run("logs -f ends with the container", func(t *testing.T) {
 		r := kubectlStdin(t, realPod("counter", `for i in 1 2 3; do echo tick $i; sleep 0.3; done`), "apply", "-n", ns, "-f", "-")

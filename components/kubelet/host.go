@@ -3,12 +3,14 @@ package kubelet
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -141,4 +143,40 @@ func (k *Kubelet) lastLogFile(pod *corev1.Pod, container string, previous bool) 
 		return "", false
 	}
 	return filepath.Join(k.podLogDir(pod), container, strconv.Itoa(attempts[i])+".log"), true
+}
+
+// PortForward implements server.PortForwarder: the kubelet runs in the
+// node's network namespace, where every pod IP is reachable over the
+// bridge, so forwarding is a dial to podIP:port and two copies.
+func (k *Kubelet) PortForward(ctx context.Context, namespace, name, uid string, port int32, stream io.ReadWriteCloser) error {
+	defer stream.Close()
+	pod, err := k.podLister.Pods(namespace).Get(name)
+	if err != nil {
+		return fmt.Errorf("pod %q in namespace %q: %w", name, namespace, server.ErrNotFound)
+	}
+	if uid != "" && string(pod.UID) != uid {
+		return fmt.Errorf("pod %q with UID %s: %w", name, uid, server.ErrNotFound)
+	}
+	ip := pod.Status.PodIP
+	if pod.Spec.HostNetwork || ip == "" {
+		ip = k.nodeIP.String()
+	}
+	var d net.Dialer
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	conn, err := d.DialContext(dctx, "tcp", net.JoinHostPort(ip, strconv.Itoa(int(port))))
+	cancel()
+	if err != nil {
+		return fmt.Errorf("pod %s/%s port %d: %w", namespace, name, port, err)
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	// Client → pod until the client is done sending (then half-close, so
+	// the server sees EOF), pod → client until the pod is done.
+	go func() {
+		_, _ = io.Copy(conn, stream)
+		_ = conn.(*net.TCPConn).CloseWrite()
+	}()
+	_, err = io.Copy(stream, conn)
+	return err
 }

@@ -196,9 +196,10 @@ func (s *Server) routes() http.Handler {
 	}
 	mux.HandleFunc("GET /images", s.listImages) // kubelab's own extension, see images.go
 	mux.HandleFunc("POST /images/load", s.loadImages)
-	mux.HandleFunc("/portForward/", func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, "port forwarding is not implemented by this kubelet yet", http.StatusNotImplemented)
-	})
+	for _, p := range []string{"/portForward/{namespace}/{pod}", "/portForward/{namespace}/{pod}/{uid}"} {
+		mux.HandleFunc("GET "+p, s.portForward)
+		mux.HandleFunc("POST "+p, s.portForward)
+	}
 	return authenticate(mux)
 }
 
