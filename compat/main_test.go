@@ -111,7 +111,16 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "compat: start control plane:", err)
 		return 1
 	}
-	defer cp.Stop()
+	defer func() {
+		cp.Stop()
+		if haveRealNode {
+			// The kubelet leaves its network and any pod it ran behind by
+			// design; remove them so the next run starts clean.
+			if _, err := cluster.Down(context.Background(), cluster.DownOptions{Name: "compat", Dir: cp.Dir}); err != nil {
+				fmt.Fprintln(os.Stderr, "compat: remove the real node:", err)
+			}
+		}
+	}()
 	cfg, err := clientcmd.BuildConfigFromFlags("", cp.AdminKubeconfig)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "compat:", err)

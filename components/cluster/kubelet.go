@@ -1,6 +1,8 @@
 package cluster
 
 import (
+	"github.com/vishvananda/netlink"
+
 	"context"
 	"errors"
 	"fmt"
@@ -123,6 +125,9 @@ func (cp *ControlPlane) StartKubelet(ctx context.Context, o LocalKubeletOptions)
 	if err := kopts.Defaults(); err != nil {
 		return nil, err
 	}
+	if err := bridgeFree(kopts.BridgeName, kopts.RootDir, cp.Name); err != nil {
+		return nil, err
+	}
 	// The node's address, for its serving certificate.
 	probe := kopts
 	ip, err := kubelet.NodeIP(&probe)
@@ -187,4 +192,18 @@ func waitNodeReady(ctx context.Context, kubeconfig, node string, failed <-chan e
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// bridgeFree refuses to share the pod bridge with another cluster's node:
+// two kubelets on one bridge would hand out the same pod IPs. The bridge
+// is ours when our root dir recorded it (a restart of this cluster).
+func bridgeFree(bridge, rootDir, cluster string) error {
+	if _, err := netlink.LinkByName(bridge); err != nil {
+		return nil // no such bridge: ours to create
+	}
+	if _, err := os.Stat(filepath.Join(rootDir, "network", "config.json")); err == nil {
+		return nil
+	}
+	return fmt.Errorf("the pod bridge %s already exists on this machine: another cluster's kubelet uses it (or was stopped without 'kubelab down'), and two nodes on one bridge would give pods the same IPs. "+
+		"Remove that cluster with 'sudo kubelab down --name <its name>' (or 'ip link del %s' if nothing uses it), run this one with --no-kubelet, or use 'kubelab cluster create' for more clusters side by side (cluster %q)", bridge, bridge, cluster)
 }

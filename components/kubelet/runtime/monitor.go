@@ -101,11 +101,17 @@ func (m *monitor) run(ready *os.File) error {
 	if err := m.saveState(); err != nil {
 		m.log.Error("record start", "err", err)
 	}
+	// Listen before reporting ready, so that an attach right after the
+	// start finds the socket. Without it only attach fails.
+	if err := r.hub.listen(m.dir); err != nil {
+		m.log.Error("attach socket", "err", err)
+	}
 	// The kubelet may be gone (restart): a failed write is fine.
 	_ = json.NewEncoder(ready).Encode(readyMsg{Pid: r.pid})
 	ready.Close()
 
 	code := r.wait()
+	r.hub.end()
 	m.state.FinishedAt = time.Now()
 	m.state.ExitCode = code
 	switch {
@@ -131,11 +137,12 @@ type running struct {
 	cgroups   map[string]string
 	copies    sync.WaitGroup
 	logFile   *os.File
+	hub       *attachHub
 }
 
 func (m *monitor) start() (_ *running, retErr error) {
 	rec := &m.rec
-	r := &running{m: m, rootfs: filepath.Join(m.dir, "rootfs")}
+	r := &running{m: m, rootfs: filepath.Join(m.dir, "rootfs"), hub: newAttachHub(m.log, &rec.Config)}
 	defer func() {
 		if retErr != nil {
 			r.cleanup()
@@ -171,7 +178,7 @@ func (m *monitor) start() (_ *running, retErr error) {
 	stdout := crilog.NewWriter(r.logFile, &mu, crilog.Stdout)
 	stderr := crilog.NewWriter(r.logFile, &mu, crilog.Stderr)
 	var childEnds []*os.File
-	var consoleSock *os.File
+	var consoleSock, stdinW *os.File
 	if rec.Config.TTY {
 		parent, child, err := utils.NewSockPair("console")
 		if err != nil {
@@ -182,17 +189,28 @@ func (m *monitor) start() (_ *running, retErr error) {
 		p.ConsoleSocket = child
 		childEnds = append(childEnds, child)
 	} else {
+		if rec.Config.Stdin {
+			// The monitor holds the write end for attach sessions; the
+			// container reads EOF only when it is closed (StdinOnce).
+			pr, pw, err := os.Pipe()
+			if err != nil {
+				return nil, fmt.Errorf("pipe: %w", err)
+			}
+			p.Stdin, stdinW = pr, pw
+			childEnds = append(childEnds, pr)
+		}
 		for _, s := range []struct {
 			w   *crilog.Writer
+			typ byte
 			set *io.Writer
-		}{{stdout, &p.Stdout}, {stderr, &p.Stderr}} {
+		}{{stdout, frameStdout, &p.Stdout}, {stderr, frameStderr, &p.Stderr}} {
 			pr, pw, err := os.Pipe()
 			if err != nil {
 				return nil, fmt.Errorf("pipe: %w", err)
 			}
 			*s.set = pw
 			childEnds = append(childEnds, pw)
-			r.copy(s.w, pr)
+			r.copy(s.w, s.typ, pr)
 		}
 	}
 	err = r.container.Run(p)
@@ -200,9 +218,13 @@ func (m *monitor) start() (_ *running, retErr error) {
 		f.Close()
 	}
 	if err != nil {
+		if stdinW != nil {
+			stdinW.Close()
+		}
 		return nil, fmt.Errorf("start container %s: %w", rec.ID, err)
 	}
 	r.process = p
+	r.hub.setStdio(stdinW, nil)
 	if consoleSock != nil {
 		master, err := recvConsole(consoleSock)
 		if err != nil {
@@ -210,7 +232,12 @@ func (m *monitor) start() (_ *running, retErr error) {
 			_, _ = p.Wait()
 			return nil, err
 		}
-		r.copy(stdout, master)
+		if rec.Config.Stdin {
+			r.hub.setStdio(master, master)
+		} else {
+			r.hub.setStdio(nil, master)
+		}
+		r.copy(stdout, frameStdout, master)
 	}
 	r.pid, _ = p.Pid()
 	if st, err := r.container.State(); err == nil {
@@ -237,7 +264,9 @@ func (r *running) openLog() error {
 // copy drains src into w until EOF (or EIO, the end of a terminal). A log
 // that cannot be written must not block the container, so a write error
 // only switches the copy to discarding.
-func (r *running) copy(w *crilog.Writer, src *os.File) {
+//
+// Each chunk also goes to the attached clients (as frame typ).
+func (r *running) copy(w *crilog.Writer, typ byte, src *os.File) {
 	r.copies.Add(1)
 	go func() {
 		defer r.copies.Done()
@@ -246,6 +275,9 @@ func (r *running) copy(w *crilog.Writer, src *os.File) {
 		var werr error
 		for {
 			n, err := src.Read(buf)
+			if n > 0 {
+				r.hub.broadcast(typ, buf[:n])
+			}
 			if n > 0 && werr == nil {
 				if _, werr = w.Write(buf[:n]); werr != nil {
 					r.m.log.Error("write container log", "err", werr)
@@ -286,6 +318,7 @@ func (r *running) oomKills() uint64 { return oomKills(r.cgroups) }
 // cleanup destroys the container (its cgroup and libcontainer state) and
 // unmounts the rootfs; the upper dir stays until RemoveContainer.
 func (r *running) cleanup() {
+	r.hub.close()
 	if r.container != nil {
 		if err := r.container.Destroy(); err != nil {
 			r.m.log.Error("destroy container", "err", err)

@@ -79,6 +79,11 @@ type ContainerConfig struct {
 	// TTY gives the container a terminal (spec.containers[].tty); its output
 	// is still logged.
 	TTY bool
+	// Stdin keeps the container's stdin open (a pipe, or the terminal with
+	// TTY) for `kubectl attach`; without it stdin is /dev/null.
+	// StdinOnce closes it when the first attach session ends (the
+	// container then reads EOF; with TTY it gets a hangup).
+	Stdin, StdinOnce bool
 	// Mounts are volumes (and /etc/hosts, /etc/resolv.conf,
 	// /dev/termination-log) bind-mounted in, in order.
 	Mounts    []Mount
