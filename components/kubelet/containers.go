@@ -149,7 +149,11 @@ func (k *Kubelet) pullImage(ctx context.Context, w *podWorker, pod *corev1.Pod, 
 			reason = "InvalidImageName"
 		}
 		st.waiting[c.Name] = podstatus.Waiting{Reason: reason, Message: err.Error()}
-		k.event(pod, corev1.EventTypeWarning, "Failed", "Failed to pull image %q: %v", c.Image, err)
+		hint := ""
+		if reason == podstatus.ReasonErrImagePull {
+			hint = fmt.Sprintf(" (no registry reachable? put the image on this node with 'kubelab image load --node %s IMAGE.tar' and use imagePullPolicy: IfNotPresent)", k.o.NodeName)
+		}
+		k.event(pod, corev1.EventTypeWarning, "Failed", "Failed to pull image %q: %v%s", c.Image, err, hint)
 		b := st.backoff[key]
 		if b == nil {
 			b = &backoff{delay: backoffInitial}
@@ -212,7 +216,7 @@ func (k *Kubelet) containerConfig(ctx context.Context, st *podState, pod *corev1
 		Image: img.Ref, ImageID: img.StatusImageID(), LowerDirs: img.LowerDirs,
 		Args: args, Env: env, WorkingDir: wd,
 		UID: uid, GID: gid, AdditionalGIDs: groups,
-		TTY:       c.TTY,
+		TTY: c.TTY, Stdin: c.Stdin, StdinOnce: c.StdinOnce,
 		Mounts:    mounts,
 		Resources: containerResources(c),
 		LogPath:   filepath.Join(k.podLogDir(pod), c.Name, strconv.Itoa(attempt)+".log"),

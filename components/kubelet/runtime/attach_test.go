@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -183,7 +186,7 @@ func TestAttachTTYStdinOnceHangsUp(t *testing.T) {
 func TestAttachOutputOnly(t *testing.T) {
 	r := newTestRuntime(t)
 	sb := newSandbox(t, r, SandboxConfig{})
-	cfg := basicConfig(t, "ticker", "sh", "-c", "i=0; while [ $i -lt 100 ]; do echo tick $i; echo tock >&2; i=$((i+1)); sleep 0.05; done")
+	cfg := basicConfig(t, "ticker", "sh", "-c", "i=0; while [ $i -lt 40 ]; do echo tick $i; echo tock >&2; i=$((i+1)); sleep 0.05; done")
 	st := start(t, r, sb, cfg)
 	var out, errb syncBuffer
 	// Stdin to a container without stdin is dropped, not an error.
@@ -192,7 +195,7 @@ func TestAttachOutputOnly(t *testing.T) {
 	if err := r.Attach(ctx, st.ID, ExecConfig{Stdin: strings.NewReader("ignored\n"), Stdout: &out, Stderr: &errb}); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "tick 99\n") || !strings.Contains(errb.String(), "tock\n") || strings.Contains(out.String(), "tock") {
+	if !strings.Contains(out.String(), "tick 39\n") || !strings.Contains(errb.String(), "tock\n") || strings.Contains(out.String(), "tock") {
 		t.Fatalf("stdout %q, stderr %q", out.String(), errb.String())
 	}
 	if err := r.Attach(ctx, st.ID, ExecConfig{Stdout: &out}); err == nil {
@@ -213,5 +216,46 @@ func TestFrameRoundTrip(t *testing.T) {
 	big := []byte{frameStdout, 0xff, 0xff, 0xff, 0xff}
 	if _, _, err := readFrame(bytes.NewReader(big)); err == nil {
 		t.Error("oversized frame accepted")
+	}
+}
+
+func TestSockPathLongDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), strings.Repeat("d", 60), strings.Repeat("e", 60))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var ln net.Listener
+	err := withSockPath(dir, attachSockName, func(p string) (err error) {
+		if len(p) >= 108 {
+			t.Errorf("path %q is too long for a unix socket", p)
+		}
+		ln, err = net.Listen("unix", p)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			_, _ = c.Write([]byte("ok"))
+			c.Close()
+		}
+	}()
+	var got []byte
+	err = withSockPath(dir, attachSockName, func(p string) error {
+		c, err := net.Dial("unix", p)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		got, err = io.ReadAll(c)
+		return err
+	})
+	if err != nil || string(got) != "ok" {
+		t.Fatalf("dial through %s: %q, %v", dir, got, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, attachSockName)); err != nil {
+		t.Fatalf("socket not in its directory: %v", err)
 	}
 }
