@@ -28,7 +28,7 @@ import (
 // NetnsOptions configure CreateNetnsCluster and DeleteNetnsCluster.
 type NetnsOptions struct {
 	// Name names the cluster, its kubeconfig context, its bridge, netns and
-	// nodes (default "kubelab").
+	// nodes (default "lab").
 	Name string
 	// Nodes is how many nodes to create (default 1).
 	Nodes int

@@ -21,7 +21,7 @@ const (
 	// DefaultNetnsClusterName is the cluster (and kubeconfig context) name
 	// when none is given; its nodes are plain node-0, node-1, ... like the
 	// hard way's workers.
-	DefaultNetnsClusterName = "kubelab"
+	DefaultNetnsClusterName = "lab"
 	// DefaultNodeSubnet is the node network (KTHW's 10.240.0.0/24): the
 	// host's bridge gets .1, node i gets .(20+i).
 	DefaultNodeSubnet = "10.240.0.0/24"

@@ -15,7 +15,8 @@ func TestNetnsNaming(t *testing.T) {
 		i                    int
 		node, ns, veth, brdg string
 	}{
-		{"kubelab", 0, "node-0", "kubelab-kubelab-node-0", "kv-kubelab-0", "kl-kubelab"},
+		{"lab", 0, "node-0", "kubelab-lab-node-0", "kv-lab-0", "kl-lab"},
+		{"kubelab", 0, "kubelab-node-0", "kubelab-kubelab-node-0", "kv-kubelab-0", "kl-kubelab"},
 		{"dev", 2, "dev-node-2", "kubelab-dev-node-2", "kv-dev-2", "kl-dev"},
 		{"t1234567", 11, "t1234567-node-11", "kubelab-t1234567-node-11", "kv-t1234567-11", "kl-t1234567"},
 	}
