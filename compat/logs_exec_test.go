@@ -104,6 +104,17 @@ func TestLogsAndExec(t *testing.T) {
 			}
 		}
 	})
+	t.Run("run -i --rm", func(t *testing.T) {
+		// kubectl run -i creates a pod whose container has stdin open,
+		// waits for it to run, attaches (pods/attach, through the kubelet to
+		// the container's monitor), and deletes it after.
+		overrides := fmt.Sprintf(`{"spec":{"nodeSelector":{"kubernetes.io/hostname":%q},"tolerations":[{"key":%q,"operator":"Exists"}]}}`, realNode, realNodeTaint)
+		r := kubectlStdin(t, "hi there\n", "run", "-i", "--rm", "-n", ns, "reader", "--image=localhost/kubelab/busybox:v1",
+			"--restart=Never", "--overrides="+overrides, "--", "sh", "-c", "read x; echo got $x")
+		if r.Code != 0 || !strings.Contains(r.Stdout, "got hi there") {
+			t.Fatalf("run -i: %s", r)
+		}
+	})
 	t.Run("logs -f ends with the container", func(t *testing.T) {
 		r := kubectlStdin(t, realPod("counter", `for i in 1 2 3; do echo tick $i; sleep 0.3; done`), "apply", "-n", ns, "-f", "-")
 		if r.Code != 0 {

@@ -29,6 +29,7 @@
 //	    config.json                       what the kubelet asked for
 //	    state.json                        what the monitor saw (pid, exit code)
 //	    monitor.log                       the monitor's own errors
+//	    attach.sock                       the monitor's attach socket (attach.go)
 //	    rootfs/ upper/ work/              the overlay mount and its layers
 //	libcontainer/<containerID>/           libcontainer's state (while running)
 //
