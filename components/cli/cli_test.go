@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"github.com/vishvananda/netlink"
+
 	"bytes"
 	"context"
 	"os"
@@ -95,5 +97,22 @@ func TestUpRunsAndStops(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("up did not stop within 30s of its context ending")
+	}
+	if os.Geteuid() != 0 {
+		return // no kubelet ran: up said it needs root... and nothing to take down
+	}
+	// As root, up ran a kubelet, which leaves its network behind by design:
+	// down removes it, the state and the context.
+	if _, err := run(t, context.Background(), "down", "--name", "citest", "--dir", filepath.Join(dir, "state"), "--kubeconfig", kubeconfig); err != nil {
+		t.Fatalf("down: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "state")); !os.IsNotExist(err) {
+		t.Errorf("state dir still there after down: %v", err)
+	}
+	if _, err := netlink.LinkByName("cni0"); err == nil {
+		t.Error("cni0 still there after down")
+	}
+	if data, _ := os.ReadFile(kubeconfig); strings.Contains(string(data), "citest") {
+		t.Errorf("context citest still in the kubeconfig after down:\n%s", data)
 	}
 }
