@@ -135,7 +135,10 @@ func run(m *testing.M) int {
 	if os.Geteuid() == 0 {
 		// One real node, tainted so only the pods of logs_exec_test.go
 		// (which tolerate it) run containers; the rest stay on hollow nodes.
+		// Its own bridge and pod CIDR, so the suite runs beside a
+		// `kubelab up` of the user's (cni0, 10.200.0.0/24).
 		if _, err := cp.StartKubelet(ctx, cluster.LocalKubeletOptions{NodeName: realNode, Port: -1,
+			Bridge: "klcompat0", PodCIDR: "10.200.250.0/24",
 			Taints: []corev1.Taint{{Key: realNodeTaint, Value: "true", Effect: corev1.TaintEffectNoSchedule}}}); err != nil {
 			fmt.Fprintln(os.Stderr, "compat: start the kubelet:", err)
 			return 1

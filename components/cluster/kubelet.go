@@ -82,6 +82,9 @@ type LocalKubeletOptions struct {
 	// PodCIDR is the node's pod network when the control plane does not
 	// allocate node CIDRs (default 10.200.0.0/24 then).
 	PodCIDR string
+	// Bridge is the pod bridge (default cni0); test clusters pick their
+	// own, so they run beside a user's `kubelab up`.
+	Bridge string
 }
 
 // StartKubelet runs a kubelet for this machine against the control plane,
@@ -113,7 +116,7 @@ func (cp *ControlPlane) StartKubelet(ctx context.Context, o LocalKubeletOptions)
 	kopts := kubelet.Options{
 		NodeName: o.NodeName, RootDir: filepath.Join(dir, "root"), PodLogsDir: filepath.Join(dir, "logs"),
 		CgroupRoot: upCgroupRoot(cp.Name, cp.Dir), Port: port, Address: "0.0.0.0",
-		ClusterDNS: o.ClusterDNS, NetworkMode: "none", PreloadImages: true, RegisterWithTaints: o.Taints, PodCIDR: o.PodCIDR,
+		ClusterDNS: o.ClusterDNS, NetworkMode: "none", PreloadImages: true, RegisterWithTaints: o.Taints, PodCIDR: o.PodCIDR, BridgeName: o.Bridge,
 		// Where IssueNodeCredentials writes them (below, once the node's
 		// address is known).
 		TLSCertFile: filepath.Join(dir, "pki", "kubelet.crt"), TLSPrivateKeyFile: filepath.Join(dir, "pki", "kubelet.key"),
