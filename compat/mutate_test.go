@@ -216,6 +216,9 @@ func TestReplace(t *testing.T) {
 	})
 
 	t.Run("replace -f without resourceVersion", func(t *testing.T) {
+		// kubectl fills in the resourceVersion it just read; the image
+		// change above started a rollout whose status writes would race it.
+		mustKubectl(t, "rollout", "status", d, "-n", ns, "--timeout=90s")
 		f := manifest(t, "nginx-deployment.yaml", "replicas: 3", "replicas: 1")
 		wantLine(t, mustKubectl(t, "replace", "-f", f, "-n", ns), d+" replaced")
 		wantEqual(t, "replicas", jsonpath(t, "{.spec.replicas}", "deploy", "nginx-deployment", "-n", ns), "1")
