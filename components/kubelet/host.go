@@ -108,17 +108,27 @@ func (k *Kubelet) ContainerLog(namespace, name, container string, previous bool)
 
 // Exec implements server.Host.
 func (k *Kubelet) Exec(ctx context.Context, namespace, name, uid, container string, cfg runtime.ExecConfig) (int, error) {
-	pod, attempts, err := k.findContainer(namespace, name, container)
+	id, err := k.runningContainer(namespace, name, uid, container)
 	if err != nil {
 		return 0, err
 	}
+	return k.rt.Exec(ctx, id, cfg)
+}
+
+// runningContainer is the runtime ID of a container's current attempt, if
+// it runs (and the pod is the one uid names, when given).
+func (k *Kubelet) runningContainer(namespace, name, uid, container string) (string, error) {
+	pod, attempts, err := k.findContainer(namespace, name, container)
+	if err != nil {
+		return "", err
+	}
 	if uid != "" && string(pod.UID) != uid {
-		return 0, fmt.Errorf("pod %q with UID %s: %w", name, uid, server.ErrNotFound)
+		return "", fmt.Errorf("pod %q with UID %s: %w", name, uid, server.ErrNotFound)
 	}
 	if len(attempts) == 0 || attempts[len(attempts)-1].State != runtime.StateRunning {
-		return 0, fmt.Errorf("container %q in pod %q is not running", container, name)
+		return "", fmt.Errorf("container %q in pod %q is not running", container, name)
 	}
-	return k.rt.Exec(ctx, attempts[len(attempts)-1].ID, cfg)
+	return attempts[len(attempts)-1].ID, nil
 }
 
 // lastLogFile finds a container's newest (or, with previous, second newest)
