@@ -2,6 +2,10 @@ package deployment
 
 import (
 	"context"
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	appsv1 "k8s.io/api/apps/v1"
 )
@@ -51,8 +55,43 @@ func (c *Controller) reconcileNewReplicaSet(ctx context.Context, all []*appsv1.R
 	if err != nil {
 		return false, err
 	}
+	if n > replicasOf(newRS) {
+		// Scaling up is where a stale cache overshoots maxSurge (an old
+		// ReplicaSet's scale-down not seen yet): check the sizes against
+		// the API server before asking for more pods.
+		if all, newRS, err = c.liveReplicaSets(ctx, d, all, newRS); err != nil {
+			return false, err
+		}
+		if n, err = newRSReplicas(d, all, newRS); err != nil {
+			return false, err
+		}
+	}
 	scaled, _, err := c.scaleAndRecord(ctx, newRS, n, d)
 	return scaled, err
+}
+
+// liveReplicaSets replaces the cached copies in all (and newRS) by what
+// the API server has now.
+func (c *Controller) liveReplicaSets(ctx context.Context, d *appsv1.Deployment, all []*appsv1.ReplicaSet, newRS *appsv1.ReplicaSet) ([]*appsv1.ReplicaSet, *appsv1.ReplicaSet, error) {
+	list, err := c.kube.AppsV1().ReplicaSets(d.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("list replicasets of %s/%s: %w", d.Namespace, d.Name, err)
+	}
+	live := map[types.UID]*appsv1.ReplicaSet{}
+	for i := range list.Items {
+		live[list.Items[i].UID] = &list.Items[i]
+	}
+	out := make([]*appsv1.ReplicaSet, 0, len(all))
+	for _, rs := range all {
+		if l, ok := live[rs.UID]; ok {
+			rs = l
+		}
+		out = append(out, rs)
+	}
+	if l, ok := live[newRS.UID]; ok {
+		newRS = l
+	}
+	return out, newRS, nil
 }
 
 // reconcileOldReplicaSets scales old ReplicaSets down while keeping at least
