@@ -12,11 +12,11 @@ LDFLAGS := -X github.com/kubelab/kubelab/components/version.Version=$(VERSION)
 # What `make fmt` and `make lint` look at (testdata may hold broken code on purpose).
 GOFILES = $(shell find . -name '*.go' -not -path './.git/*' -not -path '*/testdata/*')
 # Shell scripts that `make lint` hands to shellcheck.
-SCRIPTS := $(wildcard hack/*.sh vagrant/*.sh) .ci/run
+SCRIPTS := $(wildcard hack/*.sh vagrant/*.sh vagrant/box/*.sh) .ci/run
 
 .DEFAULT_GOAL := help
 
-.PHONY: help deps build test test-short quickstart kubectl clean fmt lint
+.PHONY: help deps build vm-binaries test test-short quickstart kubectl clean fmt lint vagrant-check vagrant-e2e
 
 help: ## list the targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## / { printf "  make %-11s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -27,6 +27,21 @@ deps: ## install what building and testing need (hack/install-deps.sh)
 build: ## build every cmd/* binary into bin/ (testserver static: it goes into a container image)
 	CGO_ENABLED=1 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ ./cmd/...
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o bin/testserver ./cmd/testserver
+
+# The lab VMs' binaries: static (no libc needed, so a build on any Linux host runs
+# on the Debian 12 VMs), stripped (rsync copies them into every VM). netgo and
+# osusergo keep the net and os/user packages in Go, as static linking requires.
+VM_GOARCH ?= amd64
+VM_BIN ?= bin/vm
+vm-binaries: ## static Linux binaries for the lab VMs into bin/vm (VM_GOARCH=arm64 CC=aarch64-linux-gnu-gcc to cross-build)
+	CGO_ENABLED=1 GOOS=linux GOARCH=$(VM_GOARCH) $(GO) build -trimpath -tags 'netgo osusergo' \
+		-ldflags '$(LDFLAGS) -s -w -linkmode external -extldflags "-static"' -o $(VM_BIN)/ ./cmd/...
+
+vagrant-check: ## validate the Vagrantfile for every topology and provider, shellcheck vagrant/ (no VMs)
+	$(GO) test -count=1 -run 'Test(Validate|Topology|Provision|Shellcheck)' ./vagrant/...
+
+vagrant-e2e: ## real VMs: build the box and binaries, vagrant up the default topology (qemu), check, destroy
+	KUBELAB_VAGRANT_E2E=1 $(GO) test -count=1 -timeout 45m -v -run TestVagrantE2E ./vagrant/
 
 test: deps ## go vet, all tests (unit, integration, e2e as root), then the compat suite
 	$(GO) vet ./...

@@ -10,6 +10,11 @@
 #      $KUBELAB_GOROOT. Then the temporary golang-go is removed again.
 #   3. The kubelab module's dependencies (go mod download), so builds work offline.
 #
+#   With --vagrant, also what the lab machines need on this host, and what their
+#   tests use: Vagrant with the libvirt provider, libvirt, QEMU, debootstrap (the
+#   offline box builder) and shellcheck. Students on laptops install Vagrant and
+#   VirtualBox or libvirt their own way (labs/01-machines.md).
+#
 # It is idempotent and quiet: a step prints one line when it does something, and a
 # second run prints nothing (but a reminder, when the Go it uses is not on your PATH).
 # Run it as root, or as a user who may sudo.
@@ -30,7 +35,28 @@ packages=(
 	nftables iproute2 conntrack procps     # what kube-proxy and the kubelet drive
 	busybox-static                         # the busybox test image is built from it
 	curl unzip
+	shellcheck # make lint, and the tests of vagrant/'s scripts
 )
+# --vagrant: the lab machines (Vagrantfile, vagrant/) and their tests.
+vagrant_packages=(
+	vagrant vagrant-libvirt ruby                                       # vagrant validate; topology.rb
+	libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils # VMs (the qemu driver needs no KVM)
+	dnsmasq-base ebtables                                              # libvirt's networks
+	debootstrap fdisk rsync                                            # vagrant/box/build.sh (sfdisk); rsync synced folder
+)
+
+case ${1:-} in
+"") ;;
+--vagrant) packages+=("${vagrant_packages[@]}") ;;
+-h | --help)
+	sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+	exit 0
+	;;
+*)
+	echo "install-deps: unknown option '$1' (options: --vagrant)" >&2
+	exit 2
+	;;
+esac
 
 step() { printf 'install-deps: %s\n' "$*"; }
 die() {

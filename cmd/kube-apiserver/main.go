@@ -14,6 +14,7 @@ import (
 
 	"github.com/kubelab/kubelab/components/apiserver"
 	"github.com/kubelab/kubelab/components/logging"
+	"github.com/kubelab/kubelab/components/version"
 )
 
 func main() {
@@ -81,5 +82,6 @@ Example (the hard way's controller node):
 	f.IntVar(&o.WatchCacheSize, "watch-cache-size", 4096, "recent events kept per resource for resuming watches")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.IntVarP(&verbosity, "v", "v", 0, "log verbosity (1 = debug)")
+	version.SetCommand(cmd)
 	return cmd
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/kubelab/kubelab/components/controllers"
 	"github.com/kubelab/kubelab/components/leader"
 	"github.com/kubelab/kubelab/components/logging"
+	"github.com/kubelab/kubelab/components/version"
 )
 
 func main() {
@@ -112,6 +113,7 @@ Example (the hard way's controller node):
 	f.IntVar(&port, "port", 10252, "port to serve /healthz, /readyz and /metrics on over HTTP (0 disables)")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.IntVarP(&verbosity, "v", "v", 0, "log verbosity (1 = debug)")
+	version.SetCommand(cmd)
 	return cmd
 }
 

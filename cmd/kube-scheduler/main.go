@@ -23,6 +23,7 @@ import (
 	"github.com/kubelab/kubelab/components/leader"
 	"github.com/kubelab/kubelab/components/logging"
 	"github.com/kubelab/kubelab/components/scheduler"
+	"github.com/kubelab/kubelab/components/version"
 )
 
 func main() {
@@ -91,6 +92,7 @@ Example (the hard way's controller node):
 	f.IntVar(&port, "port", 10251, "port to serve them on over HTTP (0 disables)")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.IntVarP(&verbosity, "v", "v", 0, "log verbosity (1 = debug, with a line per scheduling decision)")
+	version.SetCommand(cmd)
 	return cmd
 }
 

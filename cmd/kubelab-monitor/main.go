@@ -16,11 +16,27 @@ import (
 	"os"
 
 	_ "github.com/kubelab/kubelab/components/kubelet/runtime"
+	"github.com/kubelab/kubelab/components/version"
 )
 
-func main() {
-	fmt.Fprintln(os.Stderr, `kubelab-monitor is started by the kubelet, once per container; it is not a command for people.
+const help = `kubelab-monitor is started by the kubelet, once per container; it is not a command for people.
 It waits for the container it is given, logs its output and records its exit code,
-so containers keep running (and their exit codes are known) across kubelet restarts.`)
+so containers keep running (and their exit codes are known) across kubelet restarts.`
+
+func main() {
+	// --version and --help answer (and succeed) so that installing and
+	// checking the binaries (vagrant/provision-binaries.sh) can run it like
+	// every other one; anything else is a mistake.
+	if len(os.Args) == 2 {
+		switch os.Args[1] {
+		case "--version", "version":
+			fmt.Println("Kubernetes " + version.Info().GitVersion)
+			return
+		case "--help", "-h", "help":
+			fmt.Println(help)
+			return
+		}
+	}
+	fmt.Fprintln(os.Stderr, help)
 	os.Exit(2)
 }

@@ -20,6 +20,7 @@ import (
 	// namespace (how `kubelab cluster create` starts its nodes).
 	_ "github.com/kubelab/kubelab/components/kubelet/netnsenter"
 	"github.com/kubelab/kubelab/components/logging"
+	"github.com/kubelab/kubelab/components/version"
 )
 
 func main() {
@@ -130,6 +131,7 @@ KubeletConfiguration file, and flags given explicitly override it.`,
 	f.DurationVar(&o.NodeStatusUpdateFrequency, "node-status-update-frequency", 0, "how often node status is computed (default 10s)")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.IntVarP(&verbosity, "v", "v", 0, "log verbosity (4+ = debug)")
+	version.SetCommand(cmd)
 	return cmd
 }
 

@@ -8,6 +8,7 @@ package version
 import (
 	"runtime"
 
+	"github.com/spf13/cobra"
 	apimachineryversion "k8s.io/apimachinery/pkg/version"
 )
 
@@ -32,4 +33,12 @@ func Info() apimachineryversion.Info {
 		Compiler:     runtime.Compiler,
 		Platform:     runtime.GOOS + "/" + runtime.GOARCH,
 	}
+}
+
+// SetCommand gives a component's command a --version flag that prints what the
+// real components print ("Kubernetes v1.37.2"), with kubelab's build appended:
+// "Kubernetes v1.37.2-kubelab+<git describe>".
+func SetCommand(cmd *cobra.Command) {
+	cmd.Version = Info().GitVersion
+	cmd.SetVersionTemplate("Kubernetes {{.Version}}\n")
 }
