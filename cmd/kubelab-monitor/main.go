@@ -30,7 +30,7 @@ func main() {
 	if len(os.Args) == 2 {
 		switch os.Args[1] {
 		case "--version", "version":
-			fmt.Println("Kubernetes " + version.Info().GitVersion)
+			fmt.Println(version.Line())
 			return
 		case "--help", "-h", "help":
 			fmt.Println(help)

@@ -35,10 +35,13 @@ func Info() apimachineryversion.Info {
 	}
 }
 
-// SetCommand gives a component's command a --version flag that prints what the
-// real components print ("Kubernetes v1.37.2"), with kubelab's build appended:
+// Line is what a component's --version prints: what the real components
+// print ("Kubernetes v1.37.2"), with kubelab's build appended:
 // "Kubernetes v1.37.2-kubelab+<git describe>".
+func Line() string { return "Kubernetes " + Info().GitVersion }
+
+// SetCommand gives a component's command a --version flag that prints Line.
 func SetCommand(cmd *cobra.Command) {
-	cmd.Version = Info().GitVersion
-	cmd.SetVersionTemplate("Kubernetes {{.Version}}\n")
+	cmd.Version = Line()
+	cmd.SetVersionTemplate("{{.Version}}\n")
 }
