@@ -248,7 +248,13 @@ func watchBounds(t *testing.T, ctx context.Context, kube kubernetes.Interface, m
 				total += int(*rs.Spec.Replicas)
 			}
 			if ready < minReady || total > maxTotal {
-				t.Errorf("look %d: replicasets want %d pods, %d pods ready; want at most %d and at least %d", looks, total, ready, maxTotal, minReady)
+				var sizes []string
+				for _, rs := range rss.Items {
+					sizes = append(sizes, fmt.Sprintf("%s=%d (ready %d, desired %s, revision %s)", rs.Name, *rs.Spec.Replicas, rs.Status.ReadyReplicas,
+						rs.Annotations[deployment.DesiredReplicasAnnotation], rs.Annotations[deployment.RevisionAnnotation]))
+				}
+				t.Errorf("look %d: replicasets want %d pods, %d pods ready; want at most %d and at least %d; replicasets: %s",
+					looks, total, ready, maxTotal, minReady, strings.Join(sizes, ", "))
 				return
 			}
 		}

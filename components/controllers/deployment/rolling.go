@@ -130,7 +130,10 @@ func (c *Controller) cleanupUnhealthyReplicas(ctx context.Context, oldRSs []*app
 		if total >= maxCleanup {
 			break
 		}
-		if replicasOf(rs) == 0 || replicasOf(rs) == rs.Status.AvailableReplicas {
+		// Status can lag spec: a ReplicaSet just scaled down from 8 to 7
+		// may still report 8 available. That is "nothing unhealthy", not a
+		// reason to scale it back up to 8 (which would break maxSurge).
+		if replicasOf(rs) == 0 || rs.Status.AvailableReplicas >= replicasOf(rs) {
 			continue
 		}
 		n := min(maxCleanup-total, replicasOf(rs)-rs.Status.AvailableReplicas)
@@ -148,7 +151,7 @@ func (c *Controller) cleanupUnhealthyReplicas(ctx context.Context, oldRSs []*app
 // minAvailable, oldest ReplicaSet first.
 func (c *Controller) scaleDownOldForRollingUpdate(ctx context.Context, all, oldRSs []*appsv1.ReplicaSet, d *appsv1.Deployment) (int32, error) {
 	minAvailable := desired(d) - maxUnavailable(d)
-	availableNow := sumStatus(all, statusAvailable)
+	availableNow := availableToKeep(all)
 	if availableNow <= minAvailable {
 		return 0, nil
 	}

@@ -282,20 +282,50 @@ func TestRecreate(t *testing.T) {
 	}
 }
 
+// rolloutRS is a ReplicaSet of d in the middle of a rollout (10 replicas,
+// max 13), with n replicas, all of them available.
+func rolloutRS(d *appsv1.Deployment, name, image string, n int32, age time.Duration, rev string) *appsv1.ReplicaSet {
+	rs := &appsv1.ReplicaSet{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", UID: types.UID(name), CreationTimestamp: metav1.NewTime(now.Add(-age)),
+			Labels:          map[string]string{"app": "web"},
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(d, controllerKind)},
+			Annotations:     map[string]string{RevisionAnnotation: rev, DesiredReplicasAnnotation: "10", MaxReplicasAnnotation: "13"}},
+		Spec:   appsv1.ReplicaSetSpec{Replicas: ptr.To(n), Selector: d.Spec.Selector, Template: *d.Spec.Template.DeepCopy()},
+		Status: appsv1.ReplicaSetStatus{Replicas: n, AvailableReplicas: n},
+	}
+	rs.Spec.Template.Spec.Containers[0].Image = image
+	return rs
+}
+
+// TestLaggingStatus: the old ReplicaSet was just scaled from 8 to 7 and
+// its status still says 8 available (the ReplicaSet controller has not
+// reported yet). The Deployment controller must neither read that as
+// "-1 unhealthy" and scale it back up to 8 (15 pods wanted, over maxSurge:
+// CI caught exactly that), nor count 8 available and take one pod too
+// many (7 available, under maxUnavailable).
+func TestLaggingStatus(t *testing.T) {
+	d := webDeployment(10, "nginx:2")
+	old := rolloutRS(d, "web-old", "nginx:1", 7, time.Hour, "1")
+	old.Status = appsv1.ReplicaSetStatus{Replicas: 8, AvailableReplicas: 8}
+	cur := rolloutRS(d, "web-new", "nginx:2", 6, time.Minute, "2")
+	cur.Status = appsv1.ReplicaSetStatus{Replicas: 6, AvailableReplicas: 5}
+	f := newFixture(t, d, old, cur)
+	f.sync()
+	got := map[string]int32{}
+	for _, rs := range f.replicaSets() {
+		got[rs.Name] = replicasOf(rs)
+	}
+	// Really available: 7 old + 5 new = 12, minimum 8: 4 old pods may go.
+	if got["web-old"] != 3 || got["web-new"] != 6 {
+		t.Errorf("sizes %v, want web-old 3 (7 minus the 4 that may go), web-new 6", got)
+	}
+}
+
 func TestProportionalScaling(t *testing.T) {
 	// Mid-rollout: 10 replicas, maxSurge 3, 8 old + 5 new = 13 = max.
 	d := webDeployment(10, "nginx:2")
 	mk := func(name, image string, n int32, age time.Duration, rev string) *appsv1.ReplicaSet {
-		rs := &appsv1.ReplicaSet{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", UID: types.UID(name), CreationTimestamp: metav1.NewTime(now.Add(-age)),
-				Labels:          map[string]string{"app": "web"},
-				OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(d, controllerKind)},
-				Annotations:     map[string]string{RevisionAnnotation: rev, DesiredReplicasAnnotation: "10", MaxReplicasAnnotation: "13"}},
-			Spec:   appsv1.ReplicaSetSpec{Replicas: ptr.To(n), Selector: d.Spec.Selector, Template: *d.Spec.Template.DeepCopy()},
-			Status: appsv1.ReplicaSetStatus{Replicas: n, AvailableReplicas: n},
-		}
-		rs.Spec.Template.Spec.Containers[0].Image = image
-		return rs
+		return rolloutRS(d, name, image, n, age, rev)
 	}
 	f := newFixture(t, d, mk("web-old", "nginx:1", 8, time.Hour, "1"), mk("web-new", "nginx:2", 5, time.Minute, "2"))
 	f.update(func(d *appsv1.Deployment) { d.Spec.Replicas = ptr.To[int32](20) }) // max 20+5 = 25: 12 more

@@ -115,6 +115,20 @@ func sumStatus(rss []*appsv1.ReplicaSet, field func(appsv1.ReplicaSetStatus) int
 	return n
 }
 
+// availableToKeep counts the available pods that will still be there once
+// each ReplicaSet's controller has caught up with its spec: a ReplicaSet
+// scaled from 8 to 7 may report 8 available for a moment, but one of them
+// is about to be deleted.
+func availableToKeep(rss []*appsv1.ReplicaSet) int32 {
+	var n int32
+	for _, rs := range rss {
+		if rs != nil {
+			n += min(rs.Status.AvailableReplicas, replicasOf(rs))
+		}
+	}
+	return n
+}
+
 func statusReplicas(s appsv1.ReplicaSetStatus) int32  { return s.Replicas }
 func statusReady(s appsv1.ReplicaSetStatus) int32     { return s.ReadyReplicas }
 func statusAvailable(s appsv1.ReplicaSetStatus) int32 { return s.AvailableReplicas }
