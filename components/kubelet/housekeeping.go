@@ -28,15 +28,9 @@ func (k *Kubelet) housekeeping(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		// The kit's own images are pinned, like the real kubelet's pause
-		// image: no registry can give them back, and on a nearly full disk
-		// the next pod that names them would otherwise never start.
+		// The kit's own images are pinned in the store (see New), so GC
+		// only needs the images of the node's containers.
 		inUse := map[string]bool{}
-		for _, ref := range []string{builtin.BusyboxRef, builtin.TestServerRef} {
-			if img, ok := k.images.Get(ref); ok {
-				inUse[img.ID] = true
-			}
-		}
 		if sbs, err := k.rt.ListSandboxes(); err == nil {
 			for _, sb := range sbs {
 				cs, _ := k.rt.ListContainers(sb.PodUID)

@@ -41,6 +41,7 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	"github.com/kubelab/kubelab/components/kubelet/images"
+	"github.com/kubelab/kubelab/components/kubelet/images/builtin"
 	"github.com/kubelab/kubelab/components/kubelet/runtime"
 )
 
@@ -126,7 +127,11 @@ func NewWithClient(o Options, kube kubernetes.Interface) (*Kubelet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("container runtime: %w", err)
 	}
-	k.images, err = images.NewStore(filepath.Join(o.RootDir, "images"), images.WithInsecureRegistries(o.InsecureRegistries...))
+	// The kit's own images are pinned, like the real kubelet's pause image:
+	// no registry can give them back, and on a nearly full disk the next
+	// pod that names them would otherwise never start.
+	k.images, err = images.NewStore(filepath.Join(o.RootDir, "images"), images.WithInsecureRegistries(o.InsecureRegistries...),
+		images.WithPinned(builtin.BusyboxRef, builtin.TestServerRef))
 	if err != nil {
 		return nil, fmt.Errorf("image store: %w", err)
 	}

@@ -22,7 +22,7 @@ func statfsUsage(path string) (capacity, available int64, err error) {
 // holding the store is at least highPercent used, it deletes images not in
 // inUse (image IDs of the node's containers), least recently used first,
 // until usage would be below lowPercent. Layers no remaining image uses are
-// always removed. It returns the bytes of layers freed, and an error if it
+// always removed. Pinned images (WithPinned) are never deleted. It returns the bytes of layers freed, and an error if it
 // could not free enough.
 func (s *Store) GC(inUse map[string]bool, highPercent, lowPercent int) (int64, error) {
 	if highPercent <= 0 || highPercent > 100 || lowPercent < 0 || lowPercent > highPercent {
@@ -40,6 +40,15 @@ func (s *Store) GC(inUse map[string]bool, highPercent, lowPercent int) (int64, e
 			rec.LastUsed = now
 		}
 	}
+	keep := make(map[string]bool, len(inUse)+len(s.pinned))
+	for id := range inUse {
+		keep[id] = true
+	}
+	for _, ref := range s.pinned {
+		if rec, _ := s.lookupLocked(ref); rec != nil {
+			keep[rec.ID] = true
+		}
+	}
 	// Layers nothing uses (a crash between unpack and index write, or a
 	// failed import) go whatever the usage.
 	freed, err := s.sweepLocked()
@@ -53,7 +62,7 @@ func (s *Store) GC(inUse map[string]bool, highPercent, lowPercent int) (int64, e
 	toFree := used - int64(lowPercent)*capacity/100 - freed
 	var victims []*record
 	for id, rec := range s.idx.Images {
-		if !inUse[id] {
+		if !keep[id] {
 			victims = append(victims, rec)
 		}
 	}

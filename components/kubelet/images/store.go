@@ -72,6 +72,8 @@ type Store struct {
 	fsUsage     func(path string) (capacity, available int64, err error)
 	pullTimeout time.Duration
 	now         func() time.Time
+	// pinned references are never garbage collected (see WithPinned).
+	pinned []string
 
 	// flights collapses concurrent pulls of one reference ("pull:<ref>") and
 	// concurrent unpacks of one layer ("layer:<diffID>") into one.
@@ -111,6 +113,13 @@ func WithPlatform(p v1.Platform) Option { return func(s *Store) { s.platform = p
 
 // WithPullTimeout bounds one pull (default 10 minutes).
 func WithPullTimeout(d time.Duration) Option { return func(s *Store) { s.pullTimeout = d } }
+
+// WithPinned names images garbage collection must never delete, like the
+// real kubelet's pinned pause image: the kit's own images, which no
+// registry can give back once they are gone.
+func WithPinned(refs ...string) Option {
+	return func(s *Store) { s.pinned = append(s.pinned, refs...) }
+}
 
 // WithFSUsage replaces the statfs of the store's filesystem that GC uses
 // to decide how much to free (tests use it to fake a full disk).

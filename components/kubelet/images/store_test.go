@@ -194,3 +194,26 @@ func TestGC(t *testing.T) {
 		t.Errorf("%d layer dirs left, want 1", len(entries))
 	}
 }
+
+// TestGCKeepsPinned: on a full disk GC deletes every unused image except
+// the pinned ones (the kit's busybox and testserver: no registry can give
+// them back), even when that means it cannot reach its target.
+func TestGCKeepsPinned(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t, WithPinned("localhost/kit/busybox:v1"),
+		WithFSUsage(func(string) (int64, int64, error) { return 100 << 10, 0, nil })) // 100 % used
+	for _, n := range []string{"kit/busybox", "app"} {
+		if _, err := s.Put(ctx, "localhost/"+n+":v1", imageOf(t, n, layerOf(t, entry{name: "f", body: n}))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.GC(nil, 85, 80); err == nil {
+		t.Error("GC that could not reach its target reported success")
+	}
+	if _, ok := s.Get("localhost/kit/busybox:v1"); !ok {
+		t.Error("GC deleted the pinned image")
+	}
+	if _, ok := s.Get("localhost/app:v1"); ok {
+		t.Error("GC kept an unused, unpinned image on a full disk")
+	}
+}
