@@ -207,11 +207,11 @@ func TestGracefulDelete(t *testing.T) {
 	hostDir := filepath.Join(nt.dir, "prestop-"+randHex(3))
 	t.Cleanup(func() { os.RemoveAll(hostDir) })
 
-	polite := nt.simplePod("polite", sh("c", `trap "echo bye; exit 0" TERM; while true; do sleep 0.1; done`))
+	polite := nt.simplePod("polite", sh("c", `trap "echo bye; exit 0" TERM; echo trapped; while true; do sleep 0.1; done`))
 	polite.Spec.TerminationGracePeriodSeconds = ptr.To[int64](30)
-	stubborn := nt.simplePod("stubborn", sh("c", `trap "" TERM; while true; do sleep 0.1; done`))
+	stubborn := nt.simplePod("stubborn", sh("c", `trap "" TERM; echo trapped; while true; do sleep 0.1; done`))
 	stubborn.Spec.TerminationGracePeriodSeconds = ptr.To[int64](30)
-	hooked := nt.simplePod("hooked", sh("c", `trap "echo term >> /host/trace; exit 0" TERM; while true; do sleep 0.1; done`))
+	hooked := nt.simplePod("hooked", sh("c", `trap "echo term >> /host/trace; exit 0" TERM; echo trapped; while true; do sleep 0.1; done`))
 	hooked.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{
 		Exec: &corev1.ExecAction{Command: []string{"sh", "-c", "echo prestop >> /host/trace"}}}}
 	hooked.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "host", MountPath: "/host"}}
@@ -222,6 +222,10 @@ func TestGracefulDelete(t *testing.T) {
 	}
 	for _, name := range []string{"polite", "stubborn", "hooked"} {
 		nt.waitRunning(name)
+		// Running is not "the shell has set its trap" yet; a TERM before
+		// that is ignored (PID 1 of a PID namespace has no default
+		// action), and the pod would wait out its whole grace period.
+		nt.waitLogs(name, "c", "trapped")
 	}
 
 	// deleteAndTime deletes with a grace period and returns how long the

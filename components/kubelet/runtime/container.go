@@ -3,6 +3,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -207,7 +208,11 @@ func (r *Runtime) StopContainer(id string, grace time.Duration) error {
 		return nil
 	}
 	if grace > 0 {
-		_ = c.Signal(unix.SIGTERM)
+		if err := c.Signal(unix.SIGTERM); err != nil {
+			// Not fatal: the KILL at the deadline still stops it, but a
+			// pod that waits out its whole grace period needs this clue.
+			slog.Warn("SIGTERM to container failed", "container", id, "err", err)
+		}
 		t := time.NewTimer(grace)
 		defer t.Stop()
 		select {
