@@ -198,6 +198,9 @@ func TestAttachOutputOnly(t *testing.T) {
 	if !strings.Contains(out.String(), "tick 39\n") || !strings.Contains(errb.String(), "tock\n") || strings.Contains(out.String(), "tock") {
 		t.Fatalf("stdout %q, stderr %q", out.String(), errb.String())
 	}
+	// The stream ends when the process closes its output; the monitor
+	// records the exit a moment later. Only then is the container "exited".
+	waitExit(t, r, st.ID)
 	if err := r.Attach(ctx, st.ID, ExecConfig{Stdout: &out}); err == nil {
 		t.Fatal("attach to an exited container succeeded")
 	}
