@@ -116,7 +116,22 @@ func TestNetnsNodeNetwork(t *testing.T) {
 		t.Logf("no pids cgroup to test with: %v", err)
 		cg = ""
 	}
-	time.Sleep(100 * time.Millisecond) // let ip netns exec reach sleep
+	// Wait until ip netns exec has become sleep inside the node's netns:
+	// delete finds leftovers by their namespace, not by name.
+	want, err := netnsInode(netnsPath(a.Netns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", sleeper.Process.Pid))
+		got, _ := netnsInode(fmt.Sprintf("/proc/%d/ns/net", sleeper.Process.Pid))
+		if strings.TrimSpace(string(comm)) == "sleep" && got == want {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ip netns exec %s sleep never ran sleep in the namespace (comm %q)", a.Netns, comm)
+		}
+	}
 
 	removed, err := DeleteNetnsCluster(context.Background(), NetnsOptions{Name: name, Dir: dir})
 	if err != nil {

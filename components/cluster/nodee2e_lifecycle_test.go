@@ -47,8 +47,9 @@ func TestLivenessProbeRestarts(t *testing.T) {
 		LivenessProbe: &corev1.Probe{
 			ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromInt32(8080)}},
 			// The kubelet may probe the moment the container starts: give
-			// netexec a second to listen, or the first probe restarts it.
-			InitialDelaySeconds: 1, PeriodSeconds: 1, FailureThreshold: 1, TimeoutSeconds: 1,
+			// netexec time to listen, and allow one slow answer on a busy
+			// machine (two failures in a row restart it).
+			InitialDelaySeconds: 2, PeriodSeconds: 1, FailureThreshold: 2, TimeoutSeconds: 3,
 		}}
 	nt.create(nt.simplePod("live", c))
 	p := nt.waitRunning("live")
@@ -91,7 +92,7 @@ func TestLivenessProbeRestarts(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the restarted netexec never answered /healthz 200 (last %d): %v", code, err)
 	}
-	time.Sleep(2 * time.Second) // two probe periods: a wrong restart would show
+	time.Sleep(4 * time.Second) // initial delay + two failing periods: a wrong restart would show
 	p, _ = nt.kube.CoreV1().Pods(nt.ns).Get(nt.ctx, "live", metav1.GetOptions{})
 	if cs := containerStatus(p, "web"); cs == nil || cs.RestartCount != 1 {
 		t.Errorf("restartCount after the restart settled: %s", describeStatus(p))
@@ -135,14 +136,26 @@ func TestReadinessProbeGatesReady(t *testing.T) {
 		t.Errorf("phase %s, want Running", p.Status.Phase)
 	}
 	t.Run("UnhealthyEvent", func(t *testing.T) {
-		// Upstream records failed readiness probes as Warning Unhealthy
-		// "Readiness probe failed: ..." (kubectl describe shows them).
+		// Upstream records each failed readiness probe as Warning
+		// Unhealthy "Readiness probe failed: <output>" (kubectl describe
+		// shows them, counted). The output is the probe's: a container
+		// merely starting unready is no failure and has no event.
+		err := wait.PollUntilContextTimeout(nt.ctx, 100*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+			for _, e := range nt.eventList("ready") {
+				if e.Reason == "Unhealthy" && strings.HasPrefix(e.Message, "Readiness probe failed: cat: can't open '/tmp/ready'") {
+					return true, nil
+				}
+			}
+			return false, nil
+		})
+		if err != nil {
+			t.Errorf("no Unhealthy event with the probe's output for 3 failed readiness probes; events:%s", nt.events("ready"))
+		}
 		for _, e := range nt.eventList("ready") {
-			if e.Reason == "Unhealthy" && strings.Contains(e.Message, "Readiness") {
-				return
+			if e.Reason == "Unhealthy" && !strings.Contains(e.Message, "cat: ") {
+				t.Errorf("Unhealthy event %q is not a failed probe run", e.Message)
 			}
 		}
-		t.Errorf("no Unhealthy event for 3 failed readiness probes; events:%s", nt.events("ready"))
 	})
 
 	nt.mustExec("ready", "app", "touch", "/tmp/ready")

@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/utils/ptr"
 )
 
 // TestKubeletRestartKeepsPods: a kubelet restart is invisible to running
@@ -30,8 +31,20 @@ func TestKubeletRestartKeepsPods(t *testing.T) {
 	}
 	t.Cleanup(func() { os.RemoveAll(hostDir) })
 
-	nt.create(nt.simplePod("keeper", sh("c", idle)))
+	// The lab timings call a node unreachable after 4 s and evict its pods
+	// 2 s later (the default tolerations). This test is about what the
+	// kubelet does on restart, not about eviction: on a busy machine the
+	// restart may take longer, so both pods tolerate a gone node for 5 min,
+	// as a pod that must survive kubelet upgrades would.
+	stay := []corev1.Toleration{
+		{Key: corev1.TaintNodeUnreachable, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute, TolerationSeconds: ptr.To[int64](300)},
+		{Key: corev1.TaintNodeNotReady, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute, TolerationSeconds: ptr.To[int64](300)},
+	}
+	keeper := nt.simplePod("keeper", sh("c", idle))
+	keeper.Spec.Tolerations = stay
+	nt.create(keeper)
 	quitter := nt.simplePod("quitter", sh("c", `while [ ! -f /host/go ]; do sleep 0.1; done; echo bye; exit 7`))
+	quitter.Spec.Tolerations = stay
 	quitter.Spec.RestartPolicy = corev1.RestartPolicyNever
 	quitter.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "host", MountPath: "/host"}}
 	quitter.Spec.Volumes = []corev1.Volume{{Name: "host", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: hostDir}}}}
@@ -43,8 +56,7 @@ func TestKubeletRestartKeepsPods(t *testing.T) {
 	// Node Ready transitions during the restart, for the failure message.
 	nodeSeen := watchNodeReady(t, nt)
 
-	// Down: the lab timings call a node unreachable after 4 s and evict
-	// its pods 2 s later, so the kubelet must be back within that.
+	// Down.
 	down := time.Now()
 	if err := nt.stopKubelet(); err != nil {
 		t.Fatalf("stop the kubelet: %v", err)

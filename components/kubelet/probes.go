@@ -38,7 +38,7 @@ type probeSet struct {
 
 func newProbeSet(k *Kubelet) *probeSet {
 	p := &probeSet{k: k, failed: map[string]probes.Result{}, policies: map[string]corev1.RestartPolicy{}, pods: map[string]*corev1.Pod{}}
-	p.m = probes.NewManager(probes.Options{State: p.state, OnResult: p.onResult})
+	p.m = probes.NewManager(probes.Options{State: p.state, OnResult: p.onResult, OnFailure: p.onFailure})
 	return p
 }
 
@@ -61,20 +61,25 @@ func (p *probeSet) state(podUID, container string) (probes.ContainerState, bool)
 }
 
 func (p *probeSet) onResult(r probes.Result) {
-	if !r.Success {
-		slog.Info("probe failed", "pod", r.PodUID, "container", r.Container, "probe", r.Kind, "msg", r.Message)
-	}
 	p.mu.Lock()
 	if !r.Success && (r.Kind == probes.Liveness || r.Kind == probes.Startup) {
 		p.failed[r.ContainerID] = r
 	}
+	p.mu.Unlock()
+	p.k.workers.poke(types.UID(r.PodUID))
+}
+
+// onFailure is one failed probe run: an Unhealthy event, as `kubectl
+// describe pod` shows it ("Readiness probe failed: <output>").
+func (p *probeSet) onFailure(r probes.Result) {
+	slog.Info("probe failed", "pod", r.PodUID, "container", r.Container, "probe", r.Kind, "msg", r.Message)
+	p.mu.Lock()
 	pod := p.pods[r.PodUID]
 	p.mu.Unlock()
-	if !r.Success && pod != nil {
+	if pod != nil {
 		kind := strings.ToUpper(string(r.Kind[:1])) + string(r.Kind[1:])
 		p.k.event(pod, corev1.EventTypeWarning, "Unhealthy", "%s probe failed: %s", kind, r.Message)
 	}
-	p.k.workers.poke(types.UID(r.PodUID))
 }
 
 // add starts the pod's probe workers (once per pod).

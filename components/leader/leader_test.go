@@ -24,7 +24,9 @@ func TestOneLeader(t *testing.T) {
 	defer cancel()
 
 	c := leader.Defaults("test-component")
-	c.LeaseDuration, c.RenewDeadline, c.RetryPeriod = 2*time.Second, time.Second, 200*time.Millisecond
+	// Short, but with room for a write that stalls a second or two on a
+	// busy CI disk: a 1 s renew deadline lost the lease to such stalls.
+	c.LeaseDuration, c.RenewDeadline, c.RetryPeriod = 4*time.Second, 3*time.Second, 200*time.Millisecond
 
 	var acting atomic.Int32
 	type candidate struct {

@@ -50,6 +50,11 @@ type Options struct {
 	// OnResult receives every change of a thresholded result. It is called
 	// from worker goroutines and must not block for long.
 	OnResult func(Result)
+	// OnFailure receives every probe run that failed, below the threshold
+	// too: the real kubelet records an Unhealthy event for each one (the
+	// event recorder counts repeats: "x5 over 10s"). Synthetic results (a
+	// new container starting unready, a stopped one) are not failures.
+	OnFailure func(Result)
 	// TimeUnit is the length of one "second" of periodSeconds and
 	// initialDelaySeconds (time.Second when zero); tests shrink it.
 	// timeoutSeconds always means real seconds.

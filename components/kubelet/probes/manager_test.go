@@ -21,6 +21,8 @@ type fakeNode struct {
 	exit    map[string]*atomic.Int32 // command -> exit code
 	calls   map[string]*atomic.Int32
 	results []Result
+	// failures: every failed probe run (OnFailure).
+	failures []Result
 }
 
 func newFakeNode() *fakeNode {
@@ -57,6 +59,18 @@ func (f *fakeNode) onResult(r Result) {
 	f.results = append(f.results, r)
 }
 
+func (f *fakeNode) onFailure(r Result) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.failures = append(f.failures, r)
+}
+
+func (f *fakeNode) failureCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.failures)
+}
+
 func (f *fakeNode) resultsOf(kind Kind) []Result {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -75,7 +89,7 @@ func execProbe(cmd string, period, failures int32) *corev1.Probe {
 }
 
 func startManager(t *testing.T, f *fakeNode, pod *corev1.Pod) *Manager {
-	m := NewManager(Options{State: f.state, OnResult: f.onResult, TimeUnit: unit})
+	m := NewManager(Options{State: f.state, OnResult: f.onResult, OnFailure: f.onFailure, TimeUnit: unit})
 	t.Cleanup(m.Stop)
 	m.AddPod(pod, func(*corev1.Container) Target { return Target{Exec: f.exec} })
 	return m
@@ -96,6 +110,27 @@ func podWith(containers ...corev1.Container) *corev1.Pod {
 	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{UID: "u1"}, Spec: corev1.PodSpec{Containers: containers}}
 }
 
+// TestFailuresAreProbeRuns: OnFailure (the kubelet's Unhealthy events)
+// fires for every failed run, below the threshold too, and never for the
+// synthetic "a new container starts unready".
+func TestFailuresAreProbeRuns(t *testing.T) {
+	f := newFakeNode()
+	f.cmd("check", 1)
+	startManager(t, f, podWith(corev1.Container{Name: "c", ReadinessProbe: execProbe("check", 1, 100)}))
+	f.setState("c", ContainerState{ID: "id1", Running: true, StartedAt: time.Now()})
+	eventually(t, "3 failed runs", func() bool { return f.failureCount() >= 3 })
+	if rs := f.resultsOf(Readiness); len(rs) != 1 || rs[0].Success {
+		t.Errorf("thresholded results %+v, want the one initial not-ready (threshold 100 not reached)", rs)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, r := range f.failures {
+		if r.Success || r.Message != "check" || r.ContainerID != "id1" || r.Kind != Readiness {
+			t.Errorf("failure %+v, want the probe's output %q for id1", r, "check")
+		}
+	}
+}
+
 func TestReadiness(t *testing.T) {
 	f := newFakeNode()
 	f.cmd("ready", 1)
@@ -108,6 +143,8 @@ func TestReadiness(t *testing.T) {
 	eventually(t, "initial not-ready result", func() bool { return len(f.resultsOf(Readiness)) >= 1 })
 	f.exit["ready"].Store(0)
 	eventually(t, "ready", func() bool { _, r := m.Status("u1", "c", "id1"); return r })
+	// The cache changes before OnResult is called: wait for the result too.
+	eventually(t, "a ready result", func() bool { rs := f.resultsOf(Readiness); return len(rs) > 0 && rs[len(rs)-1].Success })
 	rs := f.resultsOf(Readiness)
 	if rs[0].Success || !rs[len(rs)-1].Success || rs[len(rs)-1].ContainerID != "id1" || rs[len(rs)-1].Message != "ready" {
 		t.Errorf("results = %+v", rs)

@@ -95,6 +95,10 @@ func (w *worker) doProbe(ctx context.Context) bool {
 	if ctx.Err() != nil {
 		return false
 	}
+	if !out.Success && w.m.opts.OnFailure != nil {
+		w.m.opts.OnFailure(Result{PodUID: w.key.pod, Container: w.key.container, ContainerID: w.containerID,
+			Kind: w.key.kind, Message: out.Message})
+	}
 	if w.resultRun > 0 && w.lastResult == out.Success {
 		w.resultRun++
 	} else {

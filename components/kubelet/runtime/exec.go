@@ -144,13 +144,17 @@ func (e *execIO) closeChildEnds() {
 
 func (e *execIO) startCopies(p *libcontainer.Process, cfg ExecConfig) error {
 	e.copied = make(chan struct{}, 2)
+	// Callers often pass one writer for both streams (a probe collects
+	// "the output"). Two io.Copy calls into one bytes.Buffer race inside
+	// its ReadFrom and lose data, so every write goes through one lock.
+	var mu sync.Mutex
 	out := func(w io.Writer, r *os.File) {
 		if w == nil {
 			w = io.Discard
 		}
 		e.nCopies++
 		go func() {
-			_, _ = io.Copy(w, r)
+			_, _ = io.Copy(&lockedWriter{mu: &mu, w: w}, r)
 			e.copied <- struct{}{}
 		}()
 	}
@@ -221,4 +225,18 @@ func (e *execIO) closeAll() {
 	if e.stdinW != nil {
 		_ = e.stdinW.Close()
 	}
+}
+
+// lockedWriter serializes writes to w. It also hides w's ReadFrom, so
+// io.Copy writes whole chunks through Write rather than letting w read
+// straight from the pipe outside the lock.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -193,6 +193,24 @@ func logLines(t testing.TB, path string) []string {
 	return out
 }
 
+// waitLogged polls a container's log file until it holds a line ending in
+// want: how a test knows a shell got past its setup (a trap, say), which
+// "running" alone does not say.
+func waitLogged(t testing.TB, path, want string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		data, _ := os.ReadFile(path)
+		if strings.Contains(string(data), " "+want+"\n") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("log %s never had %q: %q", path, want, data)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func execOutput(t testing.TB, r *Runtime, id string, stdin io.Reader, cmd ...string) (string, string, int) {
 	t.Helper()
 	var out, errb bytes.Buffer

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -129,7 +130,8 @@ func TestStop(t *testing.T) {
 	sb := newSandbox(t, r, SandboxConfig{})
 	// PID 1 without a TERM handler ignores TERM: killed after the grace.
 	stubborn := start(t, r, sb, basicConfig(t, "stubborn", "sleep", "1000"))
-	polite := start(t, r, sb, basicConfig(t, "polite", "sh", "-c", `trap "exit 0" TERM; while true; do sleep 0.05; done`))
+	politeCfg := basicConfig(t, "polite", "sh", "-c", `trap "exit 0" TERM; echo trapped; while true; do sleep 0.05; done`)
+	polite := start(t, r, sb, politeCfg)
 	t0 := time.Now()
 	if err := r.StopContainer(stubborn.ID, 300*time.Millisecond); err != nil {
 		t.Fatal(err)
@@ -140,6 +142,7 @@ func TestStop(t *testing.T) {
 	if st, _ := r.ContainerStatus(stubborn.ID); st.State != StateExited || st.ExitCode != 137 {
 		t.Fatalf("stubborn: %+v", st)
 	}
+	waitLogged(t, politeCfg.LogPath, "trapped") // a TERM before the trap is ignored
 	t0 = time.Now()
 	if err := r.StopContainer(polite.ID, 10*time.Second); err != nil {
 		t.Fatal(err)
@@ -181,6 +184,25 @@ func TestExec(t *testing.T) {
 	st, err := r.Stats(c.ID)
 	if err != nil || st.CPUUsageNanos == 0 || st.MemoryUsageBytes == 0 || st.Pids == 0 {
 		t.Fatalf("stats = %+v, %v", st, err)
+	}
+}
+
+// TestExecOneWriter: one writer for stdout and stderr (what an exec probe
+// passes) gets everything. Two copies into one bytes.Buffer used to race
+// in its ReadFrom and lost the error message in about a third of runs,
+// so readiness events said "Readiness probe failed: " and nothing more.
+func TestExecOneWriter(t *testing.T) {
+	r := newTestRuntime(t)
+	sb := newSandbox(t, r, SandboxConfig{})
+	c := start(t, r, sb, basicConfig(t, "c", "sleep", "1000"))
+	for i := range 30 {
+		var out bytes.Buffer
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		code, err := r.Exec(ctx, c.ID, ExecConfig{Cmd: []string{"sh", "-c", "cat /nonexistent"}, Stdout: &out, Stderr: &out})
+		cancel()
+		if err != nil || code != 1 || !strings.Contains(out.String(), "can't open '/nonexistent'") {
+			t.Fatalf("run %d: exit %d, err %v, output %q; want 1 and cat's message", i, code, err, out.String())
+		}
 	}
 }
 

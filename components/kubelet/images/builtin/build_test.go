@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -136,14 +137,21 @@ func TestBuildTestServerBinary(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			var out bytes.Buffer
+			var out lockedBuffer
 			cmd := exec.CommandContext(ctx, bin, tt.args...)
 			cmd.Stdout, cmd.Stderr = &out, &out
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
 			if tt.sigterm {
-				time.Sleep(200 * time.Millisecond) // let it install its handler
+				// "Paused" is printed once the handler is in place; a TERM
+				// before that would kill it by the default action.
+				for deadline := time.Now().Add(20 * time.Second); !strings.Contains(out.String(), "Paused"); {
+					if time.Now().After(deadline) {
+						t.Fatalf("pause never said Paused: %q", out.String())
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
 				_ = cmd.Process.Signal(syscall.SIGTERM)
 			}
 			err := cmd.Wait()
@@ -235,4 +243,22 @@ func runInRootfs(t *testing.T, img v1.Image) {
 			t.Errorf("chroot %s sh -c %q: %v\n%s", root, script, err, out)
 		}
 	}
+}
+
+// lockedBuffer is a bytes.Buffer a process writes to while the test reads.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
