@@ -21,9 +21,10 @@ func statfsUsage(path string) (capacity, available int64, err error) {
 // GC is the kubelet's image garbage collection: when the filesystem
 // holding the store is at least highPercent used, it deletes images not in
 // inUse (image IDs of the node's containers), least recently used first,
-// until usage would be below lowPercent. Layers no remaining image uses are
-// always removed. Pinned images (WithPinned) are never deleted. It returns the bytes of layers freed, and an error if it
-// could not free enough.
+// until usage would be below lowPercent. Pinned images (WithPinned) are
+// never deleted. Layers no remaining image uses are always removed. It
+// returns the bytes of layers freed, and an error if it could not free
+// enough.
 func (s *Store) GC(inUse map[string]bool, highPercent, lowPercent int) (int64, error) {
 	if highPercent <= 0 || highPercent > 100 || lowPercent < 0 || lowPercent > highPercent {
 		return 0, fmt.Errorf("image gc: thresholds high=%d low=%d: want 0 <= low <= high <= 100", highPercent, lowPercent)
